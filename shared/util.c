@@ -1,0 +1,190 @@
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "cleanup.h"
+
+int al_read_fd_all(int fd, size_t max, char **out, size_t *len, al_err *err)
+{
+	size_t cap = 4096, n = 0;
+	cleanup_free char *buf = malloc(cap + 1);
+
+	if (buf == NULL)
+		return al_err_set(err, ENOMEM, "read");
+	for (;;) {
+		if (n == cap) {
+			if (cap > max)
+				return al_err_set(err, EFBIG, "input larger than %zu bytes", max);
+			cap *= 2;
+			char *nb = realloc(buf, cap + 1);
+			if (nb == NULL)
+				return al_err_set(err, ENOMEM, "read");
+			buf = nb;
+		}
+		ssize_t r = read(fd, buf + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return al_err_set(err, errno, "read");
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n > max)
+			return al_err_set(err, EFBIG, "input larger than %zu bytes", max);
+	}
+	buf[n] = '\0';
+	*out = TAKE_PTR(buf);
+	if (len)
+		*len = n;
+	return 0;
+}
+
+int al_read_file(const char *path, size_t max, char **out, size_t *len, al_err *err)
+{
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0)
+		return al_err_set(err, errno, "open %s", path);
+	if (al_read_fd_all(fd, max, out, len, err) < 0)
+		return al_err_wrap(err, "%s", path);
+	return 0;
+}
+
+int al_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+int64_t al_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t al_now_ms(void)
+{
+	return al_now_us() / 1000;
+}
+
+void al_rfc3339_now(char out[32])
+{
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, 32 - n, ".%03ldZ", ts.tv_nsec / 1000000);
+}
+
+static void to_hex(const unsigned char *b, size_t n, char *out)
+{
+	static const char hx[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = hx[b[i] >> 4];
+		out[2 * i + 1] = hx[b[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+void al_sha256_hex(const void *buf, size_t len, char out[65])
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+
+	EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL);
+	to_hex(md, 32, out);
+}
+
+void al_hmac_sha256_hex(const void *key, size_t keylen, const void *buf, size_t len, char out[65])
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+
+	HMAC(EVP_sha256(), key, (int)keylen, buf, len, md, &mdlen);
+	to_hex(md, 32, out);
+}
+
+bool al_ct_equal(const void *a, const void *b, size_t n)
+{
+	return CRYPTO_memcmp(a, b, n) == 0;
+}
+
+int al_random_hex(char *out, size_t nbytes, al_err *err)
+{
+	unsigned char b[64];
+
+	if (nbytes > sizeof(b))
+		return al_err_set(err, EINVAL, "random: too many bytes");
+	size_t got = 0;
+	while (got < nbytes) {
+		ssize_t r = getrandom(b + got, nbytes - got, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return al_err_set(err, errno, "getrandom");
+		got += (size_t)r;
+	}
+	to_hex(b, nbytes, out);
+	return 0;
+}
+
+int al_mkdir_p(const char *path, mode_t mode, al_err *err)
+{
+	char buf[PATH_MAX];
+
+	if (strlen(path) >= sizeof(buf))
+		return al_err_set(err, ENAMETOOLONG, "mkdir %s", path);
+	strcpy(buf, path);
+	for (char *p = buf + 1;; p++) {
+		if (*p == '/' || *p == '\0') {
+			char c = *p;
+			*p = '\0';
+			if (mkdir(buf, mode) < 0 && errno != EEXIST)
+				return al_err_set(err, errno, "mkdir %s", buf);
+			*p = c;
+			if (c == '\0')
+				break;
+		}
+	}
+	return 0;
+}
+
+bool al_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+	char *end = NULL;
+
+	if (s == NULL || *s == '\0')
+		return false;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
