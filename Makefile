@@ -31,7 +31,7 @@ PKGS := libseccomp libcgroup jansson libnl-route-3.0 libcrypto
 GW_PKGS := libevent libevent_openssl openssl
 CC ?= cc
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
-	-Wimplicit-fallthrough -Wno-unused-parameter
+	-Wimplicit-fallthrough -Wno-unused-parameter -Wno-format-truncation
 HARDEN := -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fstack-clash-protection -fcf-protection -fPIE
 OPT ?= -O2 -g
 ifdef SANITIZE

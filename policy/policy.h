@@ -3,7 +3,16 @@
  * The JSON format is SPEC §4.  al_policy_load_* either returns a complete
  * policy or an error naming the file, the field (as a JSON path such as
  * "profiles.python_sandbox.limits.mem_max_mb") and the reason; a
- * half-read policy never escapes.  Unknown fields are errors.
+ * half-read policy never escapes.  Unknown fields are errors.  The full
+ * reference is docs/policy.md.
+ *
+ * Decisions in this implementation: "version" must be exactly "2.0";
+ * "mode" defaults to "enforce" and "default" to "deny"; every profile needs
+ * "fs" (with "cwd" and "workspace") and a "syscall_profile" naming an entry
+ * of "syscall_profiles"; "network" may only be "none"; a rule of kind
+ * "code" that names a profile needs one with a "language".  The file is at
+ * most 4 MiB and sha256 is over its raw bytes.  Parsing is in policy.c
+ * (top level, rules) and profile.c (profiles, syscall profiles, limits).
  *
  * Ownership: every pointer inside struct al_policy is owned by the policy
  * and freed by al_policy_free(). */
@@ -124,14 +133,25 @@ void al_policy_free(struct al_policy *p);
 
 const struct al_profile *al_policy_find_profile(const struct al_policy *p, const char *name);
 
-/* Parse a single profile object (as found under "profiles") and the syscall
- * profile it references, e.g. from a run spec.  `where` names it in errors.
- * The result is owned by the caller: free with al_profile_free(). */
+/* Parse a single profile object (as found under "profiles") or syscall
+ * profile object (as found under "syscall_profiles"), e.g. from a run spec,
+ * with the same validation as the policy loader.  `where` is the JSON path
+ * that prefixes error messages ("profiles.python_sandbox").  The objects do
+ * not carry their own names: out->name is left NULL for the caller to set,
+ * and out->sc (profile) is left NULL: only the policy loader resolves it.
+ * On failure *out is left empty (safe to free).  The result is owned by the
+ * caller: free with al_profile_free() / al_syscall_profile_free(). */
 int al_profile_from_json(json_t *obj, const char *where, struct al_profile *out, al_err *err);
 int al_syscall_profile_from_json(json_t *obj, const char *where, struct al_syscall_profile *out,
 				 al_err *err);
 void al_profile_free(struct al_profile *p);
 void al_syscall_profile_free(struct al_syscall_profile *sc);
+
+/* Deep copies (name included).  al_profile_copy() keeps dst->sc = src->sc
+ * (still borrowed): point it at an owned copy if src's owner may go away. */
+int al_profile_copy(struct al_profile *dst, const struct al_profile *src, al_err *err);
+int al_syscall_profile_copy(struct al_syscall_profile *dst, const struct al_syscall_profile *src,
+			    al_err *err);
 
 /* Serialise a profile / syscall profile back to JSON (for run specs).
  * Returns a new reference. */
@@ -139,10 +159,29 @@ json_t *al_profile_to_json(const struct al_profile *p);
 json_t *al_syscall_profile_to_json(const struct al_syscall_profile *sc);
 
 /* Effective limits: request values (AL_LIMIT_UNSET where not asked) clamped
- * to the profile's ceilings, defaults filled in. */
+ * to the profile's ceilings, defaults filled in.  A request may lower a
+ * limit, never raise it: a higher value is clamped to the ceiling.  An unset
+ * ceiling is the AL_DEFAULT_* value (cpu_max_percent has none: unset stays
+ * unset unless asked for).  Values are also kept inside the ranges that
+ * al_limits_from_json() accepts (a request below the minimum gets the
+ * minimum).  ceiling or req may be NULL (= all unset). */
 void al_limits_effective(const struct al_limits *ceiling, const struct al_limits *req,
 			 struct al_limits *out);
+/* Only the limits that are set (others omitted).  New reference. */
 json_t *al_limits_to_json(const struct al_limits *l);
+/* All AL_LIMIT_UNSET. */
+void al_limits_init(struct al_limits *l);
+/* A "limits" object: known keys only, each an integer in its range
+ * (timeout_sec 1..86400, cpu_max_percent 1..6400, mem_max_mb 4..1048576,
+ * pids_max 1..100000, max_stdout_bytes/max_stderr_bytes 0..2^30,
+ * max_file_mb 0..2^20, max_open_files 16..65536, tmpfs_size_mb 1..65536);
+ * absent ones are AL_LIMIT_UNSET.  Usable for request bodies too. */
+int al_limits_from_json(json_t *obj, const char *where, struct al_limits *out, al_err *err);
+
+/* NULL when path is absolute and normalised (no "//", no "." or ".."
+ * component, no trailing "/" except for "/" itself, shorter than
+ * PATH_MAX), else a short reason such as "must be an absolute path". */
+const char *al_path_check(const char *path);
 
 /* Substitute "{identity}" in a workspace template.  The identity must match
  * ^[A-Za-z0-9._-]{1,64}$ and not be "." or ".." (else -1 and err). */

@@ -35,7 +35,7 @@ struct al_run_spec {
 
 struct al_run_result {
 	char run_id[64];
-	int exit_code;           /* -1 when killed by a signal */
+	int exit_code;           /* 128+N when killed by signal N */
 	int signal;              /* 0 when none */
 	int64_t wall_time_ms;
 	int64_t cpu_time_ms;

@@ -1,0 +1,183 @@
+/* Inside the sandbox: the pid-1 init and the payload.
+ *
+ * init (pid 1 of the new pid namespace, still root, no untrusted code):
+ *   wait for the supervisor's "go" (it has put us in the run's cgroup),
+ *   enter a new cgroup namespace, build the root (mounts.c), fork the
+ *   payload, then reap until the payload exits and report its wait status
+ *   on status_fd.  When init exits the kernel kills everything left in the
+ *   namespace — that is how background grandchildren die.
+ * payload: new session (no controlling terminal), rlimits, drop groups,
+ *   uid, gid and every capability, no_new_privs, Landlock, seccomp (last),
+ *   execve.  Any setup failure is written to err_fd and exits 125.
+ *
+ * Between fork and exec nothing allocates: messages go through al_err's
+ * fixed buffer. */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/seccomp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "run.h"
+#include "shared/landlock.h"
+#include "shared/seccomp.h"
+#include "shared/util.h"
+
+static __attribute__((noreturn)) void child_fail(int err_fd, const al_err *e)
+{
+	(void)al_write_all(err_fd, e->msg, strnlen(e->msg, sizeof(e->msg)));
+	_exit(125);
+}
+
+static int set_rlimit(int res, rlim_t v, const char *name, al_err *err)
+{
+	struct rlimit rl = {v, v};
+	struct rlimit cur;
+
+	if (getrlimit(res, &cur) == 0 && cur.rlim_max != RLIM_INFINITY && cur.rlim_max < v)
+		rl.rlim_cur = rl.rlim_max = cur.rlim_max; /* never raise a hard limit */
+	if (setrlimit(res, &rl) < 0)
+		return al_err_set(err, errno, "setrlimit %s", name);
+	return 0;
+}
+
+static int drop_privileges(const struct al_child_ctx *c, al_err *err)
+{
+	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct data[2];
+
+	for (int cap = 0; cap <= 63; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+			return al_err_set(err, errno, "drop capability %d from the bounding set", cap);
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+		return al_err_set(err, errno, "clear ambient capabilities");
+	if (setgroups(0, NULL) < 0)
+		return al_err_set(err, errno, "setgroups");
+	if (setresgid(c->gid, c->gid, c->gid) < 0)
+		return al_err_set(err, errno, "setresgid %u", (unsigned)c->gid);
+	if (setresuid(c->uid, c->uid, c->uid) < 0)
+		return al_err_set(err, errno, "setresuid %u", (unsigned)c->uid);
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		return al_err_set(err, errno, "capset");
+	if (c->uid != 0 && (setresuid(0, 0, 0) == 0 || getuid() == 0))
+		return al_err_set(err, EPERM, "privileges could be regained after dropping them");
+	return 0;
+}
+
+static int apply_landlock(const struct al_child_ctx *c, al_err *err)
+{
+	const struct al_profile *pr = &c->spec->profile;
+	struct al_ll_path paths[64];
+	size_t n = 0;
+	int abi = 0;
+
+	paths[n++] = (struct al_ll_path){"/", AL_LL_READ};
+	paths[n++] = (struct al_ll_path){"/dev", AL_LL_READ | AL_LL_WRITE};
+	for (size_t i = 0; i < pr->fs.read_only.n && n < 60; i++)
+		paths[n++] = (struct al_ll_path){pr->fs.read_only.v[i], AL_LL_READ | AL_LL_EXEC};
+	/* Writable places are never executable: only binaries from the
+	 * read-only system mounts can run. */
+	for (size_t i = 0; i < pr->fs.read_write.n && n < 62; i++)
+		paths[n++] = (struct al_ll_path){pr->fs.read_write.v[i], AL_LL_READ | AL_LL_WRITE};
+	for (size_t i = 0; i < pr->fs.tmpfs.n && n < 63; i++)
+		paths[n++] = (struct al_ll_path){pr->fs.tmpfs.v[i], AL_LL_READ | AL_LL_WRITE};
+	paths[n++] = (struct al_ll_path){pr->fs.cwd, AL_LL_READ | AL_LL_WRITE};
+	return al_landlock_apply(paths, n, true, true, &abi, err);
+}
+
+static __attribute__((noreturn)) void payload(struct al_child_ctx *c)
+{
+	const struct al_limits *l = &c->spec->limits;
+	al_err err = {0};
+	const char *cwd = c->spec->cwd ? c->spec->cwd : c->spec->profile.fs.cwd;
+	int listener = -1;
+
+	if (setsid() < 0)
+		al_err_set(&err, errno, "setsid"), child_fail(c->err_fd, &err);
+	for (int i = 0; i < 3; i++)
+		if (dup2(c->stdio[i], i) < 0)
+			al_err_set(&err, errno, "dup2 stdio"), child_fail(c->err_fd, &err);
+	if (c->code_fd >= 0 && dup2(c->code_fd, 3) < 0)
+		al_err_set(&err, errno, "dup2 code"), child_fail(c->err_fd, &err);
+	/* Only 0-2 (and the code fd) survive; the error pipe and the notify
+	 * socket are CLOEXEC and needed until exec. */
+	if (set_rlimit(RLIMIT_FSIZE, (rlim_t)l->max_file_mb << 20, "FSIZE", &err) < 0 ||
+	    set_rlimit(RLIMIT_NOFILE, (rlim_t)l->max_open_files, "NOFILE", &err) < 0 ||
+	    set_rlimit(RLIMIT_CORE, 0, "CORE", &err) < 0)
+		child_fail(c->err_fd, &err);
+	if (chdir(cwd) < 0)
+		al_err_set(&err, errno, "chdir %s", cwd), child_fail(c->err_fd, &err);
+	if (drop_privileges(c, &err) < 0)
+		child_fail(c->err_fd, &err);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		al_err_set(&err, errno, "no_new_privs"), child_fail(c->err_fd, &err);
+	if (c->landlock_abi > 0 && apply_landlock(c, &err) < 0)
+		child_fail(c->err_fd, &err);
+	struct al_bpf prog = {.insns = c->filter->filter, .len = c->filter->len};
+	if (al_seccomp_load(&prog, c->want_listener ? AL_SC_LOAD_LISTENER : 0, &listener, &err) < 0)
+		child_fail(c->err_fd, &err);
+	if (c->want_listener) {
+		if (al_send_fd(c->notify_sock, listener, &err) < 0)
+			child_fail(c->err_fd, &err);
+		close(listener);
+	}
+	execve(c->argv[0], c->argv, c->envp);
+	al_err_set(&err, errno, "execve %s", c->argv[0]);
+	child_fail(c->err_fd, &err);
+}
+
+void al_child_init(struct al_child_ctx *c)
+{
+	al_err err = {0};
+	char go;
+
+	/* The supervisor has put us in the cgroup when it writes "go"; EOF
+	 * means it died. */
+	if (read(c->sync_fd, &go, 1) != 1)
+		_exit(125);
+	close(c->sync_fd);
+	if (unshare(CLONE_NEWCGROUP) < 0)
+		al_err_set(&err, errno, "unshare cgroup namespace"), child_fail(c->err_fd, &err);
+	if (sethostname("agentrun", 8) < 0)
+		al_err_set(&err, errno, "sethostname"), child_fail(c->err_fd, &err);
+	if (al_mounts_setup(c, &err) < 0)
+		child_fail(c->err_fd, &err);
+
+	pid_t pid = fork();
+	if (pid < 0)
+		al_err_set(&err, errno, "fork the payload"), child_fail(c->err_fd, &err);
+	if (pid == 0)
+		payload(c);
+
+	/* init: hold nothing the payload could use, reap, report. */
+	close(c->err_fd);
+	for (int i = 0; i < 3; i++)
+		close(c->stdio[i]);
+	if (c->code_fd >= 0)
+		close(c->code_fd);
+	if (c->notify_sock >= 0)
+		close(c->notify_sock);
+	for (int i = 0; i < 3; i++)
+		close(i);
+	for (;;) {
+		int st;
+		pid_t w = waitpid(-1, &st, 0);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			_exit(125);
+		if (w == pid) {
+			(void)al_write_all(c->status_fd, &st, sizeof(st));
+			_exit(0);
+		}
+	}
+}

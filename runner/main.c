@@ -1,0 +1,289 @@
+/* agentrun — run one program or one piece of code in a profile's sandbox.
+ *
+ *   agentrun [--policy FILE] --profile NAME [--identity ID] [--timeout S]
+ *            [--uid UID[:GID]] [--json] -- PROGRAM [ARGS...]
+ *   agentrun ... --code CODE|-            (code through the profile's interpreter)
+ *   agentrun --spec-fd N                  (gateway interface: JSON spec on fd N,
+ *                                          one JSON result or error on stdout)
+ *
+ * This file only turns argv into a run spec; run.c does the work. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "policy/match.h"
+#include "policy/policy.h"
+#include "run.h"
+#include "shared/cleanup.h"
+#include "shared/util.h"
+
+#define PROG "agentrun"
+#define EXIT_AGENTRUN 125
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: agentrun [--policy FILE] --profile NAME [--identity ID] [--timeout S]\n"
+		   "                [--uid UID[:GID]] [--json] -- PROGRAM [ARGS...]\n"
+		   "       agentrun [--policy FILE] --profile NAME ... --code CODE|-\n"
+		   "       agentrun --spec-fd N\n");
+}
+
+/* The policy used when --policy is absent: $AGENTLAUNCH_POLICY, the
+ * installed one, else the source tree's (for a build run in place). */
+static const char *default_policy(char *buf, size_t n)
+{
+	const char *env = getenv("AGENTLAUNCH_POLICY");
+	if (env && *env)
+		return env;
+	if (access("/etc/agentlaunch/policy.json", R_OK) == 0)
+		return "/etc/agentlaunch/policy.json";
+	if (access("/etc/agentlaunch/default.json", R_OK) == 0)
+		return "/etc/agentlaunch/default.json";
+	char exe[PATH_MAX];
+	ssize_t l = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (l > 0) {
+		exe[l] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = '\0';
+			int w = snprintf(buf, n, "%s/../../policy/default.json", exe);
+			if (w > 0 && (size_t)w < n && access(buf, R_OK) == 0)
+				return buf;
+		}
+	}
+	return "/etc/agentlaunch/policy.json";
+}
+
+static int print_json_line(json_t *j)
+{
+	char *s = json_dumps(j, JSON_COMPACT);
+	if (s == NULL)
+		return -1;
+	int r = al_write_all(STDOUT_FILENO, s, strlen(s));
+	if (r == 0)
+		r = al_write_all(STDOUT_FILENO, "\n", 1);
+	free(s);
+	return r;
+}
+
+static __attribute__((noreturn)) void spec_fail(const char *code, const al_err *e)
+{
+	json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", e->msg);
+	if (j)
+		print_json_line(j);
+	fprintf(stderr, PROG ": %s\n", e->msg);
+	exit(EXIT_AGENTRUN);
+}
+
+static int spec_fd_mode(int fd)
+{
+	al_err err = {0};
+	cleanup_free char *buf = NULL;
+	size_t len = 0;
+	struct al_run_spec spec;
+	struct al_run_result res;
+	enum al_run_failure failure;
+	struct al_run_opts opts = {.stdin_fd = -1};
+
+	al_run_spec_init(&spec);
+	if (al_read_fd_all(fd, 64u << 20, &buf, &len, &err) < 0)
+		spec_fail("runner_error", &err);
+	close(fd);
+	json_error_t jerr;
+	json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (j == NULL) {
+		al_err_set(&err, 0, "run spec: %s", jerr.text);
+		spec_fail("runner_error", &err);
+	}
+	if (al_run_spec_from_json(j, &spec, &err) < 0)
+		spec_fail("runner_error", &err);
+	json_decref(j);
+	if (al_run(&spec, &opts, &res, &failure, &err) < 0)
+		spec_fail(failure == AL_RUN_UNENFORCEABLE ? "unenforceable" : "runner_error", &err);
+	json_t *out = al_run_result_to_json(&res);
+	print_json_line(out);
+	json_decref(out);
+	al_run_result_free(&res);
+	al_run_spec_free(&spec);
+	return 0;
+}
+
+static bool parse_uid(const char *s, uid_t *uid, gid_t *gid)
+{
+	char buf[64];
+	int64_t u, g;
+
+	snprintf(buf, sizeof(buf), "%s", s);
+	char *colon = strchr(buf, ':');
+	if (colon)
+		*colon = '\0';
+	if (!al_parse_i64(buf, 1, 4294967294LL, &u))
+		return false;
+	g = u;
+	if (colon && !al_parse_i64(colon + 1, 1, 4294967294LL, &g))
+		return false;
+	*uid = (uid_t)u;
+	*gid = (gid_t)g;
+	return true;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"policy", required_argument, NULL, 'p'}, {"profile", required_argument, NULL, 'P'},
+		{"identity", required_argument, NULL, 'i'}, {"timeout", required_argument, NULL, 't'},
+		{"json", no_argument, NULL, 'j'},	   {"code", required_argument, NULL, 'c'},
+		{"uid", required_argument, NULL, 'u'},	   {"spec-fd", required_argument, NULL, 'S'},
+		{"verbose", no_argument, NULL, 'v'},	   {"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},	   {NULL, 0, NULL, 0}};
+	const char *policy_path = NULL, *profile = NULL, *identity = "local", *code = NULL;
+	int64_t timeout = AL_LIMIT_UNSET, spec_fd = -1;
+	bool json_out = false, verbose = false;
+	uid_t uid = 65534;
+	gid_t gid = 65534;
+	char pbuf[PATH_MAX];
+	al_err err = {0};
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "+hvV", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'p': policy_path = optarg; break;
+		case 'P': profile = optarg; break;
+		case 'i': identity = optarg; break;
+		case 't':
+			if (!al_parse_i64(optarg, 1, 86400, &timeout))
+				al_bail(EXIT_AGENTRUN, PROG, "--timeout: want seconds between 1 and 86400, got '%s'", optarg);
+			break;
+		case 'j': json_out = true; break;
+		case 'c': code = optarg; break;
+		case 'u':
+			if (!parse_uid(optarg, &uid, &gid))
+				al_bail(EXIT_AGENTRUN, PROG, "--uid: want UID[:GID] (not 0), got '%s'", optarg);
+			break;
+		case 'S':
+			if (!al_parse_i64(optarg, 0, INT32_MAX, &spec_fd))
+				al_bail(EXIT_AGENTRUN, PROG, "--spec-fd: want a file descriptor number, got '%s'", optarg);
+			break;
+		case 'v': verbose = true; break;
+		case 'V': printf("agentrun %s\n", AL_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return EXIT_AGENTRUN;
+		}
+	}
+	if (spec_fd >= 0)
+		return spec_fd_mode((int)spec_fd);
+	if (profile == NULL) {
+		usage(stderr);
+		al_bail(EXIT_AGENTRUN, PROG, "--profile is required (e.g. --profile command_default)");
+	}
+	if (code == NULL && optind >= argc) {
+		usage(stderr);
+		al_bail(EXIT_AGENTRUN, PROG, "no program given: agentrun --profile NAME -- PROGRAM [ARGS...]");
+	}
+	if (code != NULL && optind < argc)
+		al_bail(EXIT_AGENTRUN, PROG, "give either --code or a program, not both");
+	if (!al_identity_valid(identity))
+		al_bail(EXIT_AGENTRUN, PROG, "--identity '%s': use 1-64 characters of A-Z a-z 0-9 . _ -", identity);
+
+	if (policy_path == NULL)
+		policy_path = default_policy(pbuf, sizeof(pbuf));
+	struct al_policy *pol = NULL;
+	if (al_policy_load_file(policy_path, &pol, &err) < 0)
+		al_die(EXIT_AGENTRUN, PROG, &err);
+	const struct al_profile *pr = al_policy_find_profile(pol, profile);
+	if (pr == NULL)
+		al_bail(EXIT_AGENTRUN, PROG, "profile '%s' is not in %s", profile, policy_path);
+
+	/* Build the spec through its JSON form: the same validation the
+	 * gateway's specs get. */
+	struct al_run_spec spec;
+	al_run_spec_init(&spec);
+	char run_id[40] = "r-";
+	if (al_random_hex(run_id + 2, 12, &err) < 0)
+		al_die(EXIT_AGENTRUN, PROG, &err);
+	struct al_limits req = {AL_LIMIT_UNSET, AL_LIMIT_UNSET, AL_LIMIT_UNSET, AL_LIMIT_UNSET,
+				AL_LIMIT_UNSET, AL_LIMIT_UNSET, AL_LIMIT_UNSET, AL_LIMIT_UNSET,
+				AL_LIMIT_UNSET};
+	req.timeout_sec = timeout;
+	struct al_limits eff;
+	al_limits_effective(&pr->limits, &req, &eff);
+
+	json_t *argv_j = json_array();
+	cleanup_free char *code_buf = NULL;
+	size_t code_len = 0;
+	if (code != NULL) {
+		if (pr->language == NULL)
+			al_bail(EXIT_AGENTRUN, PROG, "profile '%s' has no language: --code needs a code profile such as python_sandbox", profile);
+		if (strcmp(code, "-") == 0) {
+			if (al_read_fd_all(STDIN_FILENO, 1u << 20, &code_buf, &code_len, &err) < 0)
+				al_die(EXIT_AGENTRUN, PROG, &err);
+		} else {
+			code_buf = strdup(code);
+			code_len = strlen(code);
+		}
+		if (code_len == 0)
+			al_bail(EXIT_AGENTRUN, PROG, "--code: the code is empty");
+		json_array_append_new(argv_j, json_string(pr->interpreter));
+	} else {
+		char resolved[PATH_MAX];
+		bool named = false;
+		char cwd[PATH_MAX];
+		if (getcwd(cwd, sizeof(cwd)) == NULL)
+			cwd[0] = '\0';
+		if (al_resolve_executable(argv[optind], pr->path, &pr->fs.read_only, cwd[0] ? cwd : NULL,
+					  resolved, sizeof(resolved), &named, &err) < 0)
+			al_die(err.errnum == ENOENT ? 127 : (err.errnum == EACCES ? 126 : EXIT_AGENTRUN), PROG, &err);
+		json_array_append_new(argv_j, json_string(resolved));
+		for (int i = optind + 1; i < argc; i++)
+			json_array_append_new(argv_j, json_string(argv[i]));
+	}
+	json_t *sj = json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:i,s:i}", "run_id", run_id, "identity",
+			       identity, "profile_name", pr->name, "profile", al_profile_to_json(pr), "syscall_profile",
+			       al_syscall_profile_to_json(pr->sc), "limits", al_limits_to_json(&eff),
+			       "argv", argv_j, "uid", (json_int_t)uid, "gid", (json_int_t)gid);
+	if (sj == NULL)
+		al_bail(EXIT_AGENTRUN, PROG, "cannot build the run spec");
+	if (code_buf)
+		json_object_set_new(sj, "code", json_stringn(code_buf, code_len));
+	if (al_run_spec_from_json(sj, &spec, &err) < 0)
+		al_die(EXIT_AGENTRUN, PROG, &err);
+	json_decref(sj);
+	al_policy_free(pol);
+
+	struct al_run_opts opts = {.passthrough = !json_out, .stdin_fd = -1, .verbose = verbose};
+	if (json_out) {
+		cleanup_free char *in = NULL;
+		size_t inlen = 0;
+		if (code == NULL || strcmp(code, "-") != 0) {
+			if (!isatty(STDIN_FILENO) &&
+			    al_read_fd_all(STDIN_FILENO, 16u << 20, &in, &inlen, &err) < 0)
+				al_die(EXIT_AGENTRUN, PROG, &err);
+			spec.stdin_data = TAKE_PTR(in);
+			spec.stdin_len = inlen;
+		}
+	} else if (code != NULL && strcmp(code, "-") == 0) {
+		opts.stdin_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	struct al_run_result res;
+	enum al_run_failure failure;
+	if (al_run(&spec, &opts, &res, &failure, &err) < 0)
+		al_die(EXIT_AGENTRUN, PROG, &err);
+	int status = res.exit_code;
+	if (json_out) {
+		json_t *out = al_run_result_to_json(&res);
+		print_json_line(out);
+		json_decref(out);
+	} else if (res.timed_out) {
+		fprintf(stderr, PROG ": timed out after %lld s; the sandbox was killed\n",
+			(long long)spec.limits.timeout_sec);
+	}
+	al_run_result_free(&res);
+	al_run_spec_free(&spec);
+	return status;
+}

@@ -1,0 +1,242 @@
+/* The sandbox's root filesystem, built in the child's private mount
+ * namespace: a tmpfs root holding only the profile's read-only binds, a
+ * fresh /proc (with the dangerous parts read-only or masked), a minimal
+ * /dev, size-capped tmpfs mounts, the writable workspace, and empty masks
+ * over `deny` entries.  Then pivot_root and detach the old root.
+ *
+ * Runs in the sandbox's pid-1 before anything untrusted exists; single
+ * threaded, may allocate. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "run.h"
+#include "shared/util.h"
+
+#define RO_FLAGS (MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+static int joinpath(char *out, size_t n, const char *root, const char *p)
+{
+	int r = snprintf(out, n, "%s%s", root, p);
+	return (r < 0 || (size_t)r >= n) ? -1 : 0;
+}
+
+static int joinpath3(char *out, size_t n, const char *a, const char *b, const char *c)
+{
+	int r = snprintf(out, n, "%s%s%s", a, b, c);
+	return (r < 0 || (size_t)r >= n) ? -1 : 0;
+}
+
+/* Create path (relative to the new root, already prefixed) as a directory
+ * or an empty file, creating parents. */
+static int make_target(const char *path, bool dir, al_err *err)
+{
+	char parent[PATH_MAX];
+
+	snprintf(parent, sizeof(parent), "%s", path);
+	char *slash = strrchr(parent, '/');
+	if (slash && slash != parent) {
+		*slash = '\0';
+		if (al_mkdir_p(parent, 0755, err) < 0)
+			return -1;
+	}
+	if (dir) {
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			return al_err_set(err, errno, "mkdir %s", path);
+		return 0;
+	}
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0 && errno != EEXIST)
+		return al_err_set(err, errno, "create %s", path);
+	if (fd >= 0)
+		close(fd);
+	return 0;
+}
+
+static int bind(const char *src, const char *dst, unsigned long flags, al_err *err)
+{
+	if (mount(src, dst, NULL, MS_BIND, NULL) < 0)
+		return al_err_set(err, errno, "bind %s on %s", src, dst);
+	if (mount(NULL, dst, NULL, MS_REMOUNT | MS_BIND | flags, NULL) < 0)
+		return al_err_set(err, errno, "remount %s", dst);
+	return 0;
+}
+
+static int bind_host_path(const char *root, const char *p, unsigned long flags, al_err *err)
+{
+	char dst[PATH_MAX];
+	struct stat st;
+
+	if (lstat(p, &st) < 0) {
+		if (errno == ENOENT)
+			return 0; /* a missing optional path is skipped */
+		return al_err_set(err, errno, "stat %s", p);
+	}
+	if (joinpath(dst, sizeof(dst), root, p) < 0)
+		return al_err_set(err, ENAMETOOLONG, "%s", p);
+	if (S_ISLNK(st.st_mode)) {
+		/* Merged-/usr systems have /bin -> usr/bin: keep the link, the
+		 * bind of its target comes from its own entry. */
+		char target[PATH_MAX];
+		ssize_t n = readlink(p, target, sizeof(target) - 1);
+		if (n < 0)
+			return al_err_set(err, errno, "readlink %s", p);
+		target[n] = '\0';
+		if (make_target(dst, true, err) < 0)
+			return -1;
+		rmdir(dst);
+		if (symlink(target, dst) < 0 && errno != EEXIST)
+			return al_err_set(err, errno, "symlink %s", dst);
+		return 0;
+	}
+	if (make_target(dst, S_ISDIR(st.st_mode), err) < 0)
+		return -1;
+	return bind(p, dst, flags, err);
+}
+
+static int mount_tmpfs(const char *dst, int64_t size_mb, const char *mode, unsigned long flags,
+		       al_err *err)
+{
+	char opts[64];
+
+	snprintf(opts, sizeof(opts), "size=%lldm,mode=%s", (long long)size_mb, mode);
+	if (mount("tmpfs", dst, "tmpfs", flags, opts) < 0)
+		return al_err_set(err, errno, "mount tmpfs on %s", dst);
+	return 0;
+}
+
+static int setup_proc(const char *root, al_err *err)
+{
+	static const char *const ro_self[] = {"sys", "sysrq-trigger", "irq", "bus", "fs", NULL};
+	static const char *const masked[] = {"kcore", "kmsg", "timer_list", "sched_debug",
+					     "keys", "latency_stats", NULL};
+	char dst[PATH_MAX], p[PATH_MAX];
+
+	joinpath(dst, sizeof(dst), root, "/proc");
+	if (make_target(dst, true, err) < 0)
+		return -1;
+	if (mount("proc", dst, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		return al_err_set(err, errno, "mount proc on %s", dst);
+	for (size_t i = 0; ro_self[i]; i++) {
+		if (joinpath3(p, sizeof(p), dst, "/", ro_self[i]) < 0 || access(p, F_OK) < 0)
+			continue;
+		if (bind(p, p, RO_FLAGS | MS_NOEXEC, err) < 0)
+			return -1;
+	}
+	for (size_t i = 0; masked[i]; i++) {
+		struct stat st;
+		if (joinpath3(p, sizeof(p), dst, "/", masked[i]) < 0 || lstat(p, &st) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			if (mount("tmpfs", p, "tmpfs", RO_FLAGS | MS_NOEXEC, "size=4k,mode=0555") < 0)
+				return al_err_set(err, errno, "mask %s", p);
+		} else if (bind("/dev/null", p, RO_FLAGS | MS_NOEXEC, err) < 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int setup_dev(const char *root, al_err *err)
+{
+	static const char *const nodes[] = {"null", "zero", "full", "random", "urandom", NULL};
+	static const char *const links[][2] = {{"fd", "/proc/self/fd"},
+					       {"stdin", "/proc/self/fd/0"},
+					       {"stdout", "/proc/self/fd/1"},
+					       {"stderr", "/proc/self/fd/2"}};
+	char dst[PATH_MAX], p[PATH_MAX], src[64];
+
+	joinpath(dst, sizeof(dst), root, "/dev");
+	if (make_target(dst, true, err) < 0)
+		return -1;
+	if (mount_tmpfs(dst, 1, "0755", MS_NOSUID | MS_NOEXEC, err) < 0)
+		return -1;
+	for (size_t i = 0; nodes[i]; i++) {
+		joinpath3(p, sizeof(p), dst, "/", nodes[i]);
+		snprintf(src, sizeof(src), "/dev/%s", nodes[i]);
+		if (make_target(p, false, err) < 0 || bind(src, p, MS_NOSUID | MS_NOEXEC, err) < 0)
+			return -1;
+	}
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		joinpath3(p, sizeof(p), dst, "/", links[i][0]);
+		if (symlink(links[i][1], p) < 0)
+			return al_err_set(err, errno, "symlink %s", p);
+	}
+	if (mount(NULL, dst, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC, NULL) < 0)
+		return al_err_set(err, errno, "remount %s read-only", dst);
+	return 0;
+}
+
+static int mask_path(const char *root, const char *p, al_err *err)
+{
+	char dst[PATH_MAX];
+	struct stat st;
+
+	if (joinpath(dst, sizeof(dst), root, p) < 0)
+		return al_err_set(err, ENAMETOOLONG, "%s", p);
+	if (lstat(dst, &st) < 0)
+		return 0; /* not visible: nothing to hide */
+	if (S_ISDIR(st.st_mode)) {
+		if (mount("tmpfs", dst, "tmpfs", RO_FLAGS | MS_NOEXEC, "size=4k,mode=0000") < 0)
+			return al_err_set(err, errno, "deny %s", p);
+		return 0;
+	}
+	return bind("/dev/null", dst, RO_FLAGS | MS_NOEXEC, err);
+}
+
+int al_mounts_setup(const struct al_child_ctx *c, al_err *err)
+{
+	const struct al_profile *pr = &c->spec->profile;
+	const char *root = c->root_dir;
+	char dst[PATH_MAX], src[64];
+
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return al_err_set(err, errno, "make / private");
+	if (mount_tmpfs(root, 16, "0755", MS_NOSUID | MS_NODEV, err) < 0)
+		return -1;
+	for (size_t i = 0; i < pr->fs.read_only.n; i++)
+		if (bind_host_path(root, pr->fs.read_only.v[i], RO_FLAGS, err) < 0)
+			return -1;
+	for (size_t i = 0; i < pr->fs.read_write.n; i++)
+		if (bind_host_path(root, pr->fs.read_write.v[i], MS_NOSUID | MS_NODEV, err) < 0)
+			return -1;
+	if (setup_proc(root, err) < 0 || setup_dev(root, err) < 0)
+		return -1;
+	for (size_t i = 0; i < pr->fs.tmpfs.n; i++) {
+		if (joinpath(dst, sizeof(dst), root, pr->fs.tmpfs.v[i]) < 0)
+			return al_err_set(err, ENAMETOOLONG, "%s", pr->fs.tmpfs.v[i]);
+		if (make_target(dst, true, err) < 0 ||
+		    mount_tmpfs(dst, c->spec->limits.tmpfs_size_mb, "1777",
+				MS_NOSUID | MS_NODEV | MS_NOEXEC, err) < 0)
+			return -1;
+	}
+	/* The workspace: bound through the fd the supervisor opened with
+	 * O_NOFOLLOW, so a symlink swapped in meanwhile cannot redirect it. */
+	if (joinpath(dst, sizeof(dst), root, pr->fs.cwd) < 0)
+		return al_err_set(err, ENAMETOOLONG, "%s", pr->fs.cwd);
+	snprintf(src, sizeof(src), "/proc/self/fd/%d", c->workspace_fd);
+	if (make_target(dst, true, err) < 0 ||
+	    bind(src, dst, MS_NOSUID | MS_NODEV | MS_NOEXEC, err) < 0)
+		return al_err_wrap(err, "workspace");
+	for (size_t i = 0; i < pr->fs.deny.n; i++)
+		if (mask_path(root, pr->fs.deny.v[i], err) < 0)
+			return -1;
+
+	if (chdir(root) < 0)
+		return al_err_set(err, errno, "chdir %s", root);
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		return al_err_set(err, errno, "pivot_root %s", root);
+	if (umount2(".", MNT_DETACH) < 0)
+		return al_err_set(err, errno, "detach the old root");
+	if (chdir("/") < 0)
+		return al_err_set(err, errno, "chdir /");
+	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
+		return al_err_set(err, errno, "remount / read-only");
+	return 0;
+}

@@ -1,0 +1,535 @@
+/* The supervisor of one run (agentrun's own process, root).
+ *
+ * Order: check what the host can enforce (fail closed), prepare everything
+ * that allocates (filter, argv, env, workspace, cgroup), clone the sandbox's
+ * init into fresh mount/pid/net/ipc/uts namespaces, put it in the run's
+ * cgroup, say "go", then capture output, feed stdin, answer the seccomp
+ * listener, enforce the wall-clock timeout — all in one poll loop — and
+ * finally collect the cgroup's numbers and remove every trace. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <linux/filter.h>
+
+#include "run.h"
+#include "shared/cgroup.h"
+#include "shared/cleanup.h"
+#include "shared/landlock.h"
+#include "shared/notify.h"
+#include "shared/seccomp.h"
+#include "shared/util.h"
+
+#define ROOT_DIR "/run/agentlaunch/root"
+#define NS_FLAGS (CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
+
+struct capbuf {
+	char *buf;
+	size_t len, cap;
+	bool truncated;
+};
+
+static void capbuf_read(int *fd, struct capbuf *b)
+{
+	char tmp[65536];
+
+	for (;;) {
+		ssize_t r = read(*fd, tmp, sizeof(tmp));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno == EAGAIN)
+			return;
+		if (r <= 0) {
+			close(*fd);
+			*fd = -1;
+			return;
+		}
+		size_t room = b->cap - b->len;
+		size_t take = (size_t)r < room ? (size_t)r : room;
+		if (take > 0) {
+			memcpy(b->buf + b->len, tmp, take);
+			b->len += take;
+		}
+		if ((size_t)r > take)
+			b->truncated = true; /* keep draining: the writer must not block */
+	}
+}
+
+static int set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+/* Create the workspace 0700 for uid:gid and open it without following a
+ * symlink at the last component; parents are root-owned 0755. */
+static int open_workspace(const struct al_run_spec *s, int *out, al_err *err)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (al_workspace_path(s->profile.fs.workspace, s->identity, path, sizeof(path), err) < 0)
+		return -1;
+	char *slash = strrchr(path, '/');
+	if (slash && slash != path) {
+		*slash = '\0';
+		if (al_mkdir_p(path, 0755, err) < 0)
+			return al_err_wrap(err, "workspace parent");
+		*slash = '/';
+	}
+	if (mkdir(path, 0700) == 0) {
+		if (chown(path, s->uid, s->gid) < 0)
+			return al_err_set(err, errno, "chown workspace %s", path);
+	} else if (errno != EEXIST) {
+		return al_err_set(err, errno, "create workspace %s", path);
+	}
+	int fd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return al_err_set(err, errno, "open workspace %s (it must be a directory, not a symlink)",
+				  path);
+	if (fstat(fd, &st) < 0 || st.st_uid != s->uid) {
+		close(fd);
+		return al_err_set(err, EPERM, "workspace %s is not owned by uid %u: fix or remove it",
+				  path, (unsigned)s->uid);
+	}
+	*out = fd;
+	return 0;
+}
+
+static char **build_env(const struct al_run_spec *s)
+{
+	size_t n = 0;
+	for (char **e = s->env; e && *e; e++)
+		n++;
+	char **env = calloc(n + 6, sizeof(char *));
+	size_t k = 0;
+	const char *cwd = s->cwd ? s->cwd : s->profile.fs.cwd;
+
+	if (env == NULL)
+		return NULL;
+	if (asprintf(&env[k++], "PATH=%s",
+		     s->profile.path ? s->profile.path : "/usr/local/bin:/usr/bin:/bin") < 0 ||
+	    asprintf(&env[k++], "HOME=%s", cwd) < 0 || asprintf(&env[k++], "LANG=C.UTF-8") < 0 ||
+	    asprintf(&env[k++], "TMPDIR=/tmp") < 0) {
+		al_strv_free(env);
+		return NULL;
+	}
+	for (char **e = s->env; e && *e; e++)
+		env[k++] = strdup(*e);
+	return env;
+}
+
+static char **build_argv(const struct al_run_spec *s)
+{
+	size_t n = 0;
+	char **argv;
+
+	if (s->code) {
+		argv = calloc(5, sizeof(char *));
+		if (argv == NULL)
+			return NULL;
+		argv[0] = strdup(s->profile.interpreter);
+		argv[1] = strdup("-I");
+		argv[2] = strdup("/dev/fd/3");
+		return argv;
+	}
+	while (s->argv[n])
+		n++;
+	argv = calloc(n + 1, sizeof(char *));
+	for (size_t i = 0; argv && i < n; i++)
+		argv[i] = strdup(s->argv[i]);
+	return argv;
+}
+
+struct violation_sink {
+	struct al_run_result *res;
+};
+
+static void on_violation(const struct al_violation *v, void *arg)
+{
+	struct violation_sink *sink = arg;
+	sink->res->violations++;
+	fprintf(stderr, "agentrun: sandbox_violation pid=%d syscall=%s path=%s\n", (int)v->pid,
+		v->syscall, v->path);
+}
+
+static int make_code_fd(const struct al_run_spec *s, al_err *err)
+{
+	int fd = memfd_create("agentrun-code", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return al_err_set(err, errno, "memfd_create");
+	if (al_write_all(fd, s->code, s->code_len) < 0 || lseek(fd, 0, SEEK_SET) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) < 0) {
+		close(fd);
+		return al_err_set(err, errno, "write code to memfd");
+	}
+	return fd;
+}
+
+int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
+	   struct al_run_result *res, enum al_run_failure *failure, al_err *err)
+{
+	struct al_cg_caps caps;
+	struct al_cgroup *cg = NULL;
+	struct al_bpf bpf = {0};
+	cleanup_strv char **argv = NULL;
+	cleanup_strv char **envp = NULL;
+	cleanup_close int ws_fd = -1, code_fd = -1, pidfd = -1;
+	int in_p[2] = {-1, -1}, out_p[2] = {-1, -1}, err_p[2] = {-1, -1};
+	int sync_p[2] = {-1, -1}, errmsg_p[2] = {-1, -1}, status_p[2] = {-1, -1};
+	int nsock[2] = {-1, -1};
+	int listener = -1;
+	pid_t pid = -1;
+	int rc = -1;
+	struct capbuf cout = {0}, cerr = {0};
+	struct al_notify_state nstate = {0};
+	struct violation_sink sink = {res};
+	bool want_listener = spec->profile.deny_spawn_processes;
+	const struct al_limits *l = &spec->limits;
+	char errmsg[AL_ERR_MSG_MAX] = "";
+	size_t errmsg_len = 0, in_off = 0;
+	int wstatus = -1;
+	bool got_status = false, init_exited = false;
+	int64_t t0 = al_now_us();
+
+	*failure = AL_RUN_ERROR;
+	err->msg[0] = '\0';
+	memset(res, 0, sizeof(*res));
+	snprintf(res->run_id, sizeof(res->run_id), "%s", spec->run_id);
+
+	if (geteuid() != 0)
+		return al_err_set(err, EPERM,
+				  "agentrun must run as root: it creates namespaces, mounts and cgroups "
+				  "(run it through agentgw, or with sudo)");
+	if (strcmp(spec->profile.network ? spec->profile.network : "none", "none") != 0) {
+		*failure = AL_RUN_UNENFORCEABLE;
+		return al_err_set(err, 0, "profile %s: network mode %s is not supported",
+				  spec->profile.name, spec->profile.network);
+	}
+	if (al_cgroup_probe(&caps, err) < 0) {
+		*failure = AL_RUN_UNENFORCEABLE;
+		return -1;
+	}
+	int ll_abi = al_landlock_abi();
+
+	unsigned scflags = want_listener ? AL_SC_SPAWN_LOCK : 0;
+	if (al_seccomp_build_cached(spec->profile.sc, scflags, opts->bpf_cache_dir, &bpf, err) < 0)
+		return al_err_wrap(err, "seccomp filter for profile %s", spec->profile.name);
+	struct sock_fprog fprog = {.len = bpf.len, .filter = bpf.insns};
+
+	argv = build_argv(spec);
+	envp = build_env(spec);
+	if (argv == NULL || envp == NULL) {
+		al_err_set(err, ENOMEM, "prepare argv/env");
+		goto out;
+	}
+	if (open_workspace(spec, &ws_fd, err) < 0)
+		goto out;
+	if (spec->code && (code_fd = make_code_fd(spec, err)) < 0)
+		goto out;
+	if (spec->code)
+		al_sha256_hex(spec->code, spec->code_len, res->code_sha256);
+	if (al_mkdir_p(ROOT_DIR, 0755, err) < 0)
+		goto out;
+
+	if (al_cgroup_create(opts->cgroup_parent ? opts->cgroup_parent : "agentlaunch",
+			     spec->run_id, l, &cg, err) < 0) {
+		*failure = AL_RUN_UNENFORCEABLE;
+		goto out;
+	}
+
+	if (pipe2(sync_p, O_CLOEXEC) < 0 || pipe2(errmsg_p, O_CLOEXEC) < 0 ||
+	    pipe2(status_p, O_CLOEXEC) < 0) {
+		al_err_set(err, errno, "pipe");
+		goto out;
+	}
+	if (!opts->passthrough &&
+	    (pipe2(in_p, O_CLOEXEC) < 0 || pipe2(out_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0)) {
+		al_err_set(err, errno, "pipe");
+		goto out;
+	}
+	if (want_listener && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, nsock) < 0) {
+		al_err_set(err, errno, "socketpair");
+		goto out;
+	}
+
+	struct al_child_ctx c = {
+		.spec = spec,
+		.root_dir = ROOT_DIR,
+		.workspace_fd = ws_fd,
+		.sync_fd = sync_p[0],
+		.err_fd = errmsg_p[1],
+		.status_fd = status_p[1],
+		.notify_sock = nsock[1],
+		.code_fd = code_fd,
+		.filter = &fprog,
+		.want_listener = want_listener,
+		.landlock_abi = ll_abi,
+		.envp = envp,
+		.argv = argv,
+		.uid = spec->uid,
+		.gid = spec->gid,
+	};
+	if (opts->passthrough) {
+		int in = opts->stdin_fd >= 0 ? opts->stdin_fd : STDIN_FILENO;
+		c.stdio[0] = in;
+		c.stdio[1] = STDOUT_FILENO;
+		c.stdio[2] = STDERR_FILENO;
+	} else {
+		c.stdio[0] = in_p[0];
+		c.stdio[1] = out_p[1];
+		c.stdio[2] = err_p[1];
+	}
+
+	t0 = al_now_us();
+	pid = (pid_t)syscall(SYS_clone, NS_FLAGS | SIGCHLD, NULL, NULL, NULL, NULL);
+	if (pid < 0) {
+		al_err_set(err, errno, "clone the sandbox (mount/pid/net/ipc/uts namespaces)");
+		*failure = AL_RUN_UNENFORCEABLE;
+		goto out;
+	}
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(sync_p[1]);
+		close(errmsg_p[0]);
+		close(status_p[0]);
+		if (nsock[0] >= 0)
+			close(nsock[0]);
+		al_child_init(&c);
+	}
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	close(sync_p[0]);
+	sync_p[0] = -1;
+	close(errmsg_p[1]);
+	errmsg_p[1] = -1;
+	close(status_p[1]);
+	status_p[1] = -1;
+	if (nsock[1] >= 0) {
+		close(nsock[1]);
+		nsock[1] = -1;
+	}
+	if (!opts->passthrough) {
+		close(in_p[0]);
+		close(out_p[1]);
+		close(err_p[1]);
+		in_p[0] = out_p[1] = err_p[1] = -1;
+	}
+
+	if (al_cgroup_attach(cg, pid, err) < 0 || write(sync_p[1], "g", 1) != 1) {
+		if (err->msg[0] == '\0')
+			al_err_set(err, errno, "start the sandbox");
+		kill(pid, SIGKILL);
+		goto reap;
+	}
+	close(sync_p[1]);
+	sync_p[1] = -1;
+
+	/* The poll loop. */
+	size_t cap_out = l->max_stdout_bytes >= 0 ? (size_t)l->max_stdout_bytes : 0;
+	size_t cap_err = l->max_stderr_bytes >= 0 ? (size_t)l->max_stderr_bytes : 0;
+	cout.cap = cap_out;
+	cerr.cap = cap_err;
+	cout.buf = malloc(cap_out + 1);
+	cerr.buf = malloc(cap_err + 1);
+	int64_t deadline = t0 + l->timeout_sec * 1000000;
+
+	if (!opts->passthrough) {
+		set_nonblock(out_p[0]);
+		set_nonblock(err_p[0]);
+		set_nonblock(in_p[1]);
+		if (spec->stdin_len == 0) {
+			close(in_p[1]);
+			in_p[1] = -1;
+		}
+	}
+	for (;;) {
+		struct pollfd pfd[8];
+		int n = 0, i_out = -1, i_err = -1, i_in = -1, i_msg = -1, i_st = -1, i_ns = -1,
+		    i_l = -1, i_pid = -1;
+#define ADD(var, fd, ev)                                                                           \
+	do {                                                                                       \
+		if ((fd) >= 0) {                                                                   \
+			var = n;                                                                   \
+			pfd[n++] = (struct pollfd){(fd), (ev), 0};                                 \
+		}                                                                                  \
+	} while (0)
+		ADD(i_out, out_p[0], POLLIN);
+		ADD(i_err, err_p[0], POLLIN);
+		ADD(i_in, in_p[1], POLLOUT);
+		ADD(i_msg, errmsg_p[0], POLLIN);
+		ADD(i_st, status_p[0], POLLIN);
+		ADD(i_ns, nsock[0], POLLIN);
+		ADD(i_l, listener, POLLIN);
+		if (!init_exited)
+			ADD(i_pid, pidfd, POLLIN);
+#undef ADD
+		bool io_open = out_p[0] >= 0 || err_p[0] >= 0 || errmsg_p[0] >= 0 || status_p[0] >= 0;
+		if (init_exited && !io_open)
+			break;
+		int64_t now = al_now_us();
+		int timeout_ms = -1;
+		if (!res->timed_out) {
+			if (now >= deadline) {
+				res->timed_out = true;
+				kill(pid, SIGKILL);
+				al_cgroup_kill(cg, NULL);
+				continue;
+			}
+			timeout_ms = (int)((deadline - now + 999) / 1000);
+		} else if (init_exited) {
+			timeout_ms = 1000; /* only draining is left */
+		}
+		int pr = poll(pfd, (nfds_t)n, timeout_ms);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr < 0) {
+			al_err_set(err, errno, "poll");
+			kill(pid, SIGKILL);
+			goto reap;
+		}
+		if (pr == 0 && init_exited)
+			break; /* a descendant escaped the kill? the cgroup kill below handles it */
+		if (i_out >= 0 && pfd[i_out].revents)
+			capbuf_read(&out_p[0], &cout);
+		if (i_err >= 0 && pfd[i_err].revents)
+			capbuf_read(&err_p[0], &cerr);
+		if (i_in >= 0 && pfd[i_in].revents) {
+			ssize_t w = write(in_p[1], spec->stdin_data + in_off, spec->stdin_len - in_off);
+			if (w > 0)
+				in_off += (size_t)w;
+			if ((w < 0 && errno != EAGAIN && errno != EINTR) || in_off >= spec->stdin_len) {
+				close(in_p[1]);
+				in_p[1] = -1;
+			}
+		}
+		if (i_msg >= 0 && pfd[i_msg].revents) {
+			ssize_t r = read(errmsg_p[0], errmsg + errmsg_len, sizeof(errmsg) - 1 - errmsg_len);
+			if (r > 0) {
+				errmsg_len += (size_t)r;
+			} else if (r == 0 || errno != EINTR) {
+				close(errmsg_p[0]);
+				errmsg_p[0] = -1;
+			}
+		}
+		if (i_st >= 0 && pfd[i_st].revents) {
+			ssize_t r = read(status_p[0], &wstatus, sizeof(wstatus));
+			if (r == sizeof(wstatus))
+				got_status = true;
+			close(status_p[0]);
+			status_p[0] = -1;
+		}
+		if (i_ns >= 0 && pfd[i_ns].revents) {
+			int fd = -1;
+			al_recv_fd(nsock[0], &fd, NULL);
+			if (fd >= 0 && listener < 0)
+				listener = fd;
+			else if (fd >= 0)
+				close(fd);
+			close(nsock[0]);
+			nsock[0] = -1;
+		}
+		if (i_l >= 0 && pfd[i_l].revents) {
+			if (pfd[i_l].revents & (POLLHUP | POLLERR)) {
+				close(listener);
+				listener = -1;
+			} else {
+				al_notify_handle(listener, &nstate, on_violation, &sink, NULL);
+			}
+		}
+		if (i_pid >= 0 && pfd[i_pid].revents) {
+			init_exited = true;
+			res->wall_time_ms = (al_now_us() - t0) / 1000;
+			if (listener >= 0) {
+				close(listener);
+				listener = -1;
+			}
+		}
+	}
+
+reap:
+	if (pid > 0) {
+		int st;
+		kill(pid, SIGKILL);
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+	}
+	if (res->wall_time_ms == 0)
+		res->wall_time_ms = (al_now_us() - t0) / 1000;
+	if (cg) {
+		int64_t peak = 0, cpu_ns = 0;
+		bool oom = false;
+		al_cgroup_kill(cg, NULL);
+		if (al_cgroup_stats(cg, &peak, &cpu_ns, &oom, NULL) == 0) {
+			res->peak_mem_mb = (peak + (1 << 20) - 1) >> 20;
+			res->cpu_time_ms = cpu_ns / 1000000;
+			res->oom_killed = oom;
+		}
+	}
+	if (err->msg[0] != '\0')
+		goto out;
+	if (errmsg_len > 0) {
+		errmsg[errmsg_len] = '\0';
+		al_err_set(err, 0, "sandbox setup failed: %s", errmsg);
+		goto out;
+	}
+	if (got_status) {
+		if (WIFEXITED(wstatus)) {
+			res->exit_code = WEXITSTATUS(wstatus);
+		} else if (WIFSIGNALED(wstatus)) {
+			res->signal = WTERMSIG(wstatus);
+			res->exit_code = 128 + res->signal;
+		}
+	} else if (res->timed_out) {
+		res->signal = SIGKILL;
+		res->exit_code = 128 + SIGKILL;
+	} else {
+		al_err_set(err, 0, "the sandbox's init died without a status");
+		goto out;
+	}
+	if (res->oom_killed && res->signal == 0 && !got_status)
+		res->signal = SIGKILL;
+	res->truncated_stdout = cout.truncated;
+	res->truncated_stderr = cerr.truncated;
+	res->out = cout.buf;
+	res->out_len = cout.len;
+	res->errb = cerr.buf;
+	res->err_len = cerr.len;
+	cout.buf = cerr.buf = NULL;
+	snprintf(res->layers, sizeof(res->layers),
+		 "ns:mnt,pid,net,ipc,uts,cgroup;cgroup:%s;seccomp%s;landlock:%d;uid:%u",
+		 al_cgroup_version_name(caps.version), want_listener ? "+spawn-lock" : "", ll_abi,
+		 (unsigned)spec->uid);
+	*failure = AL_RUN_OK;
+	rc = 0;
+
+out:
+	if (cg) {
+		al_err derr = {0};
+		if (al_cgroup_destroy(cg, &derr) < 0 && rc == 0) {
+			fprintf(stderr, "agentrun: %s\n", derr.msg);
+		}
+	}
+	free(cout.buf);
+	free(cerr.buf);
+	int *fds[] = {&in_p[0],	    &in_p[1],	  &out_p[0],  &out_p[1],   &err_p[0],
+		      &err_p[1],    &sync_p[0],	  &sync_p[1], &errmsg_p[0], &errmsg_p[1],
+		      &status_p[0], &status_p[1], &nsock[0],  &nsock[1],   &listener};
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+	al_bpf_free(&bpf);
+	return rc;
+}
