@@ -14,7 +14,9 @@
  * fixed buffer. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <grp.h>
+#include <sched.h>
 #include <linux/capability.h>
 #include <linux/seccomp.h>
 #include <signal.h>
@@ -103,11 +105,26 @@ static __attribute__((noreturn)) void payload(struct al_child_ctx *c)
 
 	if (setsid() < 0)
 		al_err_set(&err, errno, "setsid"), child_fail(c->err_fd, &err);
-	for (int i = 0; i < 3; i++)
-		if (dup2(c->stdio[i], i) < 0)
+	/* Move every fd we still need above the low numbers first, so the
+	 * dup2s into 0..3 cannot clobber one of them; dup2 onto a fresh
+	 * number always clears CLOEXEC. */
+	int hi[4] = {c->stdio[0], c->stdio[1], c->stdio[2], c->code_fd};
+	for (int i = 0; i < 4; i++)
+		if (hi[i] >= 0 && (hi[i] = fcntl(hi[i], F_DUPFD_CLOEXEC, 100)) < 0)
+			al_err_set(&err, errno, "dup fd"), child_fail(c->err_fd, &err);
+	if (c->err_fd < 100 && (c->err_fd = fcntl(c->err_fd, F_DUPFD_CLOEXEC, 100)) < 0)
+		_exit(125);
+	if (c->notify_sock >= 0 && c->notify_sock < 100 &&
+	    (c->notify_sock = fcntl(c->notify_sock, F_DUPFD_CLOEXEC, 100)) < 0)
+		al_err_set(&err, errno, "dup fd"), child_fail(c->err_fd, &err);
+	for (int i = 0; i < 4; i++)
+		if (hi[i] >= 0 && dup2(hi[i], i) < 0)
 			al_err_set(&err, errno, "dup2 stdio"), child_fail(c->err_fd, &err);
-	if (c->code_fd >= 0 && dup2(c->code_fd, 3) < 0)
-		al_err_set(&err, errno, "dup2 code"), child_fail(c->err_fd, &err);
+	/* Nothing else crosses the exec: whatever agentrun inherited is
+	 * marked close-on-exec (the error pipe and notify socket stay usable
+	 * until then). */
+	if (syscall(SYS_close_range, c->code_fd >= 0 ? 4 : 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+		al_err_set(&err, errno, "close_range"), child_fail(c->err_fd, &err);
 	/* Only 0-2 (and the code fd) survive; the error pipe and the notify
 	 * socket are CLOEXEC and needed until exec. */
 	if (set_rlimit(RLIMIT_FSIZE, (rlim_t)l->max_file_mb << 20, "FSIZE", &err) < 0 ||

@@ -216,13 +216,26 @@ int al_mounts_setup(const struct al_child_ctx *c, al_err *err)
 				MS_NOSUID | MS_NODEV | MS_NOEXEC, err) < 0)
 			return -1;
 	}
-	/* The workspace: bound through the fd the supervisor opened with
-	 * O_NOFOLLOW, so a symlink swapped in meanwhile cannot redirect it. */
+	/* The workspace: re-opened here without following symlinks (an fd
+	 * from the supervisor's mount namespace cannot be bound in ours) and
+	 * checked to be the directory the supervisor created; bound through
+	 * that fd so nothing can be swapped in between. */
+	int ws = open(c->workspace, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat wst;
+	if (ws < 0 || fstat(ws, &wst) < 0)
+		return al_err_set(err, errno, "open workspace %s", c->workspace);
+	if (wst.st_dev != c->workspace_dev || wst.st_ino != c->workspace_ino) {
+		close(ws);
+		return al_err_set(err, EPERM, "workspace %s was replaced during setup", c->workspace);
+	}
 	if (joinpath(dst, sizeof(dst), root, pr->fs.cwd) < 0)
 		return al_err_set(err, ENAMETOOLONG, "%s", pr->fs.cwd);
-	snprintf(src, sizeof(src), "/proc/self/fd/%d", c->workspace_fd);
-	if (make_target(dst, true, err) < 0 ||
-	    bind(src, dst, MS_NOSUID | MS_NODEV | MS_NOEXEC, err) < 0)
+	snprintf(src, sizeof(src), "/proc/self/fd/%d", ws);
+	int r = make_target(dst, true, err);
+	if (r == 0)
+		r = bind(src, dst, MS_NOSUID | MS_NODEV | MS_NOEXEC, err);
+	close(ws);
+	if (r < 0)
 		return al_err_wrap(err, "workspace");
 	for (size_t i = 0; i < pr->fs.deny.n; i++)
 		if (mask_path(root, pr->fs.deny.v[i], err) < 0)

@@ -76,12 +76,10 @@ static int set_nonblock(int fd)
 
 /* Create the workspace 0700 for uid:gid and open it without following a
  * symlink at the last component; parents are root-owned 0755. */
-static int open_workspace(const struct al_run_spec *s, int *out, al_err *err)
+static int open_workspace(const struct al_run_spec *s, char *path, size_t pathsz,
+			  struct stat *st, al_err *err)
 {
-	char path[PATH_MAX];
-	struct stat st;
-
-	if (al_workspace_path(s->profile.fs.workspace, s->identity, path, sizeof(path), err) < 0)
+	if (al_workspace_path(s->profile.fs.workspace, s->identity, path, pathsz, err) < 0)
 		return -1;
 	char *slash = strrchr(path, '/');
 	if (slash && slash != path) {
@@ -100,12 +98,12 @@ static int open_workspace(const struct al_run_spec *s, int *out, al_err *err)
 	if (fd < 0)
 		return al_err_set(err, errno, "open workspace %s (it must be a directory, not a symlink)",
 				  path);
-	if (fstat(fd, &st) < 0 || st.st_uid != s->uid) {
+	if (fstat(fd, st) < 0 || st->st_uid != s->uid) {
 		close(fd);
 		return al_err_set(err, EPERM, "workspace %s is not owned by uid %u: fix or remove it",
 				  path, (unsigned)s->uid);
 	}
-	*out = fd;
+	close(fd);
 	return 0;
 }
 
@@ -187,7 +185,9 @@ int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
 	struct al_bpf bpf = {0};
 	cleanup_strv char **argv = NULL;
 	cleanup_strv char **envp = NULL;
-	cleanup_close int ws_fd = -1, code_fd = -1, pidfd = -1;
+	cleanup_close int code_fd = -1, pidfd = -1;
+	char ws_path[PATH_MAX];
+	struct stat ws_st;
 	int in_p[2] = {-1, -1}, out_p[2] = {-1, -1}, err_p[2] = {-1, -1};
 	int sync_p[2] = {-1, -1}, errmsg_p[2] = {-1, -1}, status_p[2] = {-1, -1};
 	int nsock[2] = {-1, -1};
@@ -236,7 +236,7 @@ int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
 		al_err_set(err, ENOMEM, "prepare argv/env");
 		goto out;
 	}
-	if (open_workspace(spec, &ws_fd, err) < 0)
+	if (open_workspace(spec, ws_path, sizeof(ws_path), &ws_st, err) < 0)
 		goto out;
 	if (spec->code && (code_fd = make_code_fd(spec, err)) < 0)
 		goto out;
@@ -269,7 +269,9 @@ int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
 	struct al_child_ctx c = {
 		.spec = spec,
 		.root_dir = ROOT_DIR,
-		.workspace_fd = ws_fd,
+		.workspace = ws_path,
+		.workspace_dev = ws_st.st_dev,
+		.workspace_ino = ws_st.st_ino,
 		.sync_fd = sync_p[0],
 		.err_fd = errmsg_p[1],
 		.status_fd = status_p[1],

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "shared/err.h"
 #include "shared/runspec.h"
@@ -33,7 +34,9 @@ int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
 struct al_child_ctx {
 	const struct al_run_spec *spec;
 	const char *root_dir;      /* mount point for the new root, e.g. /run/agentlaunch/root */
-	int workspace_fd;          /* O_PATH fd of the host workspace dir */
+	const char *workspace;     /* host workspace dir (validated by the supervisor) */
+	dev_t workspace_dev;       /* ... and its identity: the child re-opens it */
+	ino_t workspace_ino;       /* and refuses a swapped directory */
 	int sync_fd;               /* read end: supervisor says "go" (1 byte) */
 	int err_fd;                /* write end: setup error text, CLOEXEC */
 	int status_fd;             /* write end: init reports the payload's wait status */

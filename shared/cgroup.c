@@ -927,6 +927,7 @@ static int v2_create(const char *root, const char *base, const struct al_cg_fake
 	cleanup_close int cur = -1, plock = -1;
 	int rc;
 
+	*out = NULL;
 	base = base ? base : "";
 	if (pathf(path, sizeof(path), "%s%s%s", root, *base ? "/" : "", base) < 0)
 		return al_err_set(err, ENAMETOOLONG, "cgroup path %s/%s", root, base);
@@ -1316,10 +1317,13 @@ int al_cgroup_destroy(struct al_cgroup *cg, al_err *err)
 
 	if (cg == NULL)
 		return 0;
-	al_cgroup_kill(cg, err); /* whether it worked shows in wait_empty */
-	if (wait_empty(cg, err) < 0) {
-		cg_free(cg);
-		return -1;
+	/* Usually empty already (the runner reaped its pid namespace's init). */
+	if (cg_population(cg) != 0) {
+		al_cgroup_kill(cg, err); /* whether it worked shows in wait_empty */
+		if (wait_empty(cg, err) < 0) {
+			cg_free(cg);
+			return -1;
+		}
 	}
 	if (cg->version == AL_CG_V1) {
 		rc = v1_remove(cg, err);

@@ -5,7 +5,13 @@
  * page by page with process_vm_readv so an unmapped page ends the string
  * instead of failing it, and the result is UTF-8 checked and escaped
  * before anyone sees it.  The reads only feed the report: the answer to
- * the target is fixed before they start. */
+ * the target is fixed before they start.
+ *
+ * Left open: a read from memory the target maps from a slow or hostile
+ * filesystem (FUSE) can stall the supervisor's loop while the target
+ * waits for its answer; userfaultfd, the other way to stall a reader, is
+ * denied by the agent lock.  A target can produce notifications as fast as
+ * it likes: whoever records the callbacks should rate-limit its output. */
 #include "notify.h"
 
 #include <errno.h>
@@ -317,8 +323,7 @@ int al_notify_handle(int listener_fd, struct al_notify_state *st, al_violation_c
 				  listener_fd);
 	}
 	nr = req->data.nr;
-	is_exec = req->data.arch == AUDIT_ARCH_X86_64 &&
-		  (nr == SYS_execve || nr == SYS_execveat);
+	is_exec = req->data.arch == AUDIT_ARCH_X86_64 && (nr == SYS_execve || nr == SYS_execveat);
 	first = !st->first_exec_used;
 	st->first_exec_used = true;
 	resp->id = req->id;

@@ -29,14 +29,14 @@
 
 #include "err.h"
 
-#define AL_VIOLATION_MAX_ARGS 64        /* argv elements reported */
+#define AL_VIOLATION_MAX_ARGS 64	/* argv elements reported */
 #define AL_VIOLATION_MAX_ARG_BYTES 1024 /* bytes read per argv element */
 
 /* One denied exec/fork attempt.  Every string is NUL-terminated, bounded
  * and safe to print and to put in JSON: content read from the process is
  * hostile, so it is UTF-8 checked (each invalid byte becomes U+FFFD). */
 struct al_violation {
-	pid_t pid;        /* in the supervisor's pid namespace (0 if not visible) */
+	pid_t pid;	  /* in the supervisor's pid namespace (0 if not visible) */
 	char syscall[32]; /* "execve", "execveat", "fork", "vfork", "clone" */
 	/* exec only, else "": the path argument with control characters
 	 * replaced by U+FFFD, "..." appended when cut; "?" when it could not
@@ -47,7 +47,9 @@ struct al_violation {
 	 * escapes for control characters): at most AL_VIOLATION_MAX_ARGS
 	 * elements of at most AL_VIOLATION_MAX_ARG_BYTES bytes each; a cut
 	 * element ends in "...[truncated]", and a last element
-	 * "[truncated]" says elements were left out.  "[]" when unreadable. */
+	 * "[truncated]" says elements were left out or could not be read
+	 * (argv itself unreadable: ["[truncated]"]).  "[]" when the process
+	 * went away while it was read (path "?" then too). */
 	char argv_json[8192];
 };
 
@@ -68,7 +70,7 @@ int al_notify_handle(int listener_fd, struct al_notify_state *st, al_violation_c
 		     al_err *err);
 
 /* The x86_64 name of syscall nr into buf (n bytes).  0 when known; -1 and
- * "syscall_NR" when not. */
+ * "syscall_NR" when not.  (Defined in seccomp.c, next to the name table.) */
 int al_syscall_name(int nr, char *buf, size_t n);
 
 #endif

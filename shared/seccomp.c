@@ -74,15 +74,18 @@ static const struct {
 	const char *name;
 	int nr;
 } newer_syscalls[] = {
-	{"futex_wait", 455},        {"futex_requeue", 456},     {"statmount", 457},
-	{"listmount", 458},         {"lsm_get_self_attr", 459}, {"lsm_set_self_attr", 460},
-	{"lsm_list_modules", 461},  {"mseal", 462},             {"setxattrat", 463},
-	{"getxattrat", 464},        {"listxattrat", 465},       {"removexattrat", 466},
-	{"open_tree_attr", 467},    {"file_getattr", 468},      {"file_setattr", 469},
+    {"futex_wait", 455},	{"futex_requeue", 456},
+    {"statmount", 457},		{"listmount", 458},
+    {"lsm_get_self_attr", 459}, {"lsm_set_self_attr", 460},
+    {"lsm_list_modules", 461},	{"mseal", 462},
+    {"setxattrat", 463},	{"getxattrat", 464},
+    {"listxattrat", 465},	{"removexattrat", 466},
+    {"open_tree_attr", 467},	{"file_getattr", 468},
+    {"file_setattr", 469},
 };
 
 #define NR_UNKNOWN (-1) /* no such syscall */
-#define NR_ABSENT (-2)  /* known to libseccomp, but not on x86_64 */
+#define NR_ABSENT (-2)	/* known to libseccomp, but not on x86_64 */
 
 static int resolve_name(const char *name)
 {
@@ -120,22 +123,22 @@ int al_syscall_name(int nr, char *buf, size_t n)
 /* ---- the agent deny list (SPEC §2) -------------------------------------- */
 
 const char *const al_sc_lock_denylist[] = {
-	/* other processes' memory and fds */
-	"ptrace", "process_vm_readv", "process_vm_writev",
-	"pidfd_getfd", /* not in SPEC's list: ptrace-grade access to another process's fds */
-	/* mount family */
-	"mount", "umount2", "move_mount", "open_tree", "fsopen", "fsconfig", "fsmount", "fspick",
-	"mount_setattr",
-	"open_tree_attr", /* 6.15's variant of open_tree (named through newer_syscalls) */
-	/* namespaces and root */
-	"unshare", "setns", "chroot", "pivot_root",
-	/* kernel attack surface */
-	"bpf", "perf_event_open", "kexec_load", "kexec_file_load", "init_module", "finit_module",
-	"delete_module", "add_key", "request_key", "keyctl", "userfaultfd",
-	/* io_uring runs operations seccomp never sees */
-	"io_uring_setup", "io_uring_enter", "io_uring_register",
-	/* changes only: personality(0) and the query personality(0xffffffff) pass */
-	"personality", NULL};
+    /* other processes' memory and fds */
+    "ptrace", "process_vm_readv", "process_vm_writev",
+    "pidfd_getfd", /* not in SPEC's list: ptrace-grade access to another process's fds */
+    /* mount family */
+    "mount", "umount2", "move_mount", "open_tree", "fsopen", "fsconfig", "fsmount", "fspick",
+    "mount_setattr",
+    "open_tree_attr", /* 6.15's variant of open_tree (named through newer_syscalls) */
+    /* namespaces and root */
+    "unshare", "setns", "chroot", "pivot_root",
+    /* kernel attack surface */
+    "bpf", "perf_event_open", "kexec_load", "kexec_file_load", "init_module", "finit_module",
+    "delete_module", "add_key", "request_key", "keyctl", "userfaultfd",
+    /* io_uring runs operations seccomp never sees */
+    "io_uring_setup", "io_uring_enter", "io_uring_register",
+    /* changes only: personality(0) and the query personality(0xffffffff) pass */
+    "personality", NULL};
 
 size_t al_sc_lock_denylist_count(void)
 {
@@ -154,13 +157,13 @@ struct sc_req {
 	const char *const *names; /* borrowed: the list that gets the non-default action */
 	size_t n_names;
 	const char *list; /* "deny" or "allow", for messages */
-	unsigned flags;   /* AL_SC_* | SC_* */
+	unsigned flags;	  /* AL_SC_* | SC_* */
 };
 
 struct sc_build {
 	scmp_filter_ctx ctx; /* borrowed */
-	uint32_t def;        /* default action */
-	unsigned rules;      /* rules added, to pick the optimisation level */
+	uint32_t def;	     /* default action */
+	unsigned rules;	     /* rules added, to pick the optimisation level */
 };
 
 static int add_rule(struct sc_build *b, uint32_t action, int nr, unsigned n,
@@ -212,8 +215,8 @@ static int add_lo32_except(struct sc_build *b, uint32_t action, int nr, unsigned
 		return 0; /* exactly one of the excluded values */
 	if (add_lo32_except(b, action, nr, arg, ex, n, depth + 1, prefix, err) < 0)
 		return -1;
-	return add_lo32_except(b, action, nr, arg, ex, n, depth + 1,
-			       prefix | (1u << (31 - depth)), err);
+	return add_lo32_except(b, action, nr, arg, ex, n, depth + 1, prefix | (1u << (31 - depth)),
+			       err);
 }
 
 /* Rules giving `action` to syscall nr whenever the whole 64-bit argument
@@ -234,7 +237,8 @@ static int add_u64_except(struct sc_build *b, uint32_t action, int nr, unsigned 
 			while (lo + size - 1 >= ok[i])
 				size >>= 1;
 			if (add_rule1(b, action, nr,
-				      SCMP_CMP64(arg, SCMP_CMP_MASKED_EQ, ~(size - 1), lo), err) < 0)
+				      SCMP_CMP64(arg, SCMP_CMP_MASKED_EQ, ~(size - 1), lo),
+				      err) < 0)
 				return -1;
 			lo += size;
 		}
@@ -459,8 +463,7 @@ static size_t strv_len(char *const *v)
 	return n;
 }
 
-static void req_from_profile(const struct al_syscall_profile *sc, unsigned flags,
-			     struct sc_req *r)
+static void req_from_profile(const struct al_syscall_profile *sc, unsigned flags, struct sc_req *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->flags = flags;
@@ -575,9 +578,8 @@ int al_seccomp_cache_key(const struct al_syscall_profile *sc, unsigned flags, ch
 	fprintf(f, "agentlaunch-bpf\nformat %d\nversion %s\nlibseccomp %u.%u.%u api %u\n",
 		AL_BPF_FORMAT, AL_VERSION, v ? v->major : 0, v ? v->minor : 0, v ? v->micro : 0,
 		seccomp_api_get());
-	fprintf(f, "arch %u\nflags %u\nprofile %s\ndefault %s\nerrno %d\n",
-		seccomp_arch_native(), flags, sc ? "yes" : "none",
-		r.default_allow ? "allow" : "deny", r.deny_errno);
+	fprintf(f, "arch %u\nflags %u\nprofile %s\ndefault %s\nerrno %d\n", seccomp_arch_native(),
+		flags, sc ? "yes" : "none", r.default_allow ? "allow" : "deny", r.deny_errno);
 	/* Length-prefixed, so no name can forge a list boundary. */
 	for (size_t i = 0; i < r.n_names; i++)
 		if (i == 0 || strcmp(names[i], names[i - 1]) != 0)
@@ -592,8 +594,8 @@ int al_seccomp_cache_key(const struct al_syscall_profile *sc, unsigned flags, ch
 
 struct cache_hdr {
 	char magic[8];
-	char key[64];      /* must match the file name */
-	uint32_t len;      /* instructions */
+	char key[64];	   /* must match the file name */
+	uint32_t len;	   /* instructions */
 	uint32_t reserved; /* 0 */
 	char digest[64];   /* hex sha256 of the instructions */
 };
@@ -762,9 +764,10 @@ int al_seccomp_load(const struct al_bpf *prog, unsigned flags, int *listener_fd,
 		return al_err_set(err, EINVAL, "seccomp: bad load flags %#x", flags);
 	rc = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);
 	if (rc != 1)
-		return al_err_set(err, rc < 0 ? errno : EPERM,
-				  "seccomp: no_new_privs is not set: call "
-				  "prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) before loading the filter");
+		return al_err_set(
+		    err, rc < 0 ? errno : EPERM,
+		    "seccomp: no_new_privs is not set: call "
+		    "prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) before loading the filter");
 	if (!listener && bpf_notifies(prog))
 		return al_err_set(err, EINVAL,
 				  "seccomp: the filter hands syscalls to a supervisor: load it "
@@ -779,9 +782,9 @@ int al_seccomp_load(const struct al_bpf *prog, unsigned flags, int *listener_fd,
 		rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, fl, &fp);
 	}
 	if (rc < 0)
-		return al_err_set(err, errno,
-				  "seccomp: cannot install the filter (%u instructions%s)", prog->len,
-				  listener ? ", with a listener: needs Linux >= 5.0" : "");
+		return al_err_set(
+		    err, errno, "seccomp: cannot install the filter (%u instructions%s)", prog->len,
+		    listener ? ", with a listener: needs Linux >= 5.0" : "");
 	if (listener)
 		*listener_fd = (int)rc;
 	return 0;

@@ -27,6 +27,10 @@
  *           execve(...)        <- notified; the supervisor lets it CONTINUE
  *   parent: al_recv_fd(sv[0], &lfd, &err); poll(lfd) + al_notify_handle()
  *
+ * The allowance is one exec attempt, successful or not: exec a resolved
+ * absolute path with execve(), never execvp() (its PATH search and its
+ * /bin/sh fallback for ENOEXEC are later execs, and are denied).
+ *
  * Between al_seccomp_load() and execve() the child still runs under the
  * filter: with a default-deny profile, sendmsg and close must be allowed, or
  * load two filters: first al_seccomp_build(NULL, AL_SC_SPAWN_LOCK) with the

@@ -11,10 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include "cleanup.h"
 
 int al_read_fd_all(int fd, size_t max, char **out, size_t *len, al_err *err)
@@ -102,39 +98,6 @@ void al_rfc3339_now(char out[32])
 	snprintf(out + n, 32 - n, ".%03ldZ", ts.tv_nsec / 1000000);
 }
 
-static void to_hex(const unsigned char *b, size_t n, char *out)
-{
-	static const char hx[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hx[b[i] >> 4];
-		out[2 * i + 1] = hx[b[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
-void al_sha256_hex(const void *buf, size_t len, char out[65])
-{
-	unsigned char md[32];
-	unsigned int mdlen = 0;
-
-	EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL);
-	to_hex(md, 32, out);
-}
-
-void al_hmac_sha256_hex(const void *key, size_t keylen, const void *buf, size_t len, char out[65])
-{
-	unsigned char md[32];
-	unsigned int mdlen = 0;
-
-	HMAC(EVP_sha256(), key, (int)keylen, buf, len, md, &mdlen);
-	to_hex(md, 32, out);
-}
-
-bool al_ct_equal(const void *a, const void *b, size_t n)
-{
-	return CRYPTO_memcmp(a, b, n) == 0;
-}
-
 int al_random_hex(char *out, size_t nbytes, al_err *err)
 {
 	unsigned char b[64];
@@ -150,7 +113,7 @@ int al_random_hex(char *out, size_t nbytes, al_err *err)
 			return al_err_set(err, errno, "getrandom");
 		got += (size_t)r;
 	}
-	to_hex(b, nbytes, out);
+	al_hex(b, nbytes, out);
 	return 0;
 }
 

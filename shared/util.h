@@ -22,9 +22,11 @@ int64_t al_now_us(void);         /* CLOCK_MONOTONIC in µs */
 /* RFC 3339 UTC with milliseconds: 2026-11-29T22:26:01.123Z */
 void al_rfc3339_now(char out[32]);
 
-/* SHA-256 of buf as 64 hex chars + NUL. */
+/* SHA-256 (shared/sha256.c, no OpenSSL) raw and as 64 hex chars + NUL. */
+void al_sha256(const void *buf, size_t len, unsigned char out[32]);
+void al_hex(const unsigned char *b, size_t n, char *out); /* out: 2n+1 bytes */
 void al_sha256_hex(const void *buf, size_t len, char out[65]);
-/* HMAC-SHA256 as 64 hex chars + NUL. */
+/* HMAC-SHA256 as 64 hex chars + NUL (shared/crypto.c, OpenSSL). */
 void al_hmac_sha256_hex(const void *key, size_t keylen, const void *buf, size_t len,
 			char out[65]);
 /* Constant-time comparison of n bytes. */

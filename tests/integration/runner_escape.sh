@@ -176,8 +176,7 @@ while time.time() < end:
 	LISTENERS+=($!)
 }
 wait_file() {
-	local i
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		[ -s "$1" ] && return 0
 		sleep 0.05
 	done
@@ -223,9 +222,10 @@ for f in /proc/kcore "$(findmnt -no SOURCE / 2>/dev/null)"; do
 		pass "unreadable-$f (skipped: not readable even bare on this host)"
 	fi
 done
-for d in / /usr /etc /bin /lib "$HBIN"; do
+for d in / /usr /etc /bin /lib; do
 	expect_sb "write-denied-$d" BLOCKED escape write "$d"
 done
+expect_sb write-denied-helper-dir BLOCKED escape write "$HBIN"
 expect_sb write-denied-core_pattern BLOCKED escape write /proc/sys/kernel/core_pattern
 if [ -e /proc/sysrq-trigger ]; then
 	expect_sb write-denied-sysrq-trigger BLOCKED escape write /proc/sysrq-trigger
@@ -410,7 +410,7 @@ ar --profile escape --identity "$IDENT" -- "$H" forkbomb 1000 5 >"$TMPBASE/fb.ou
 fb=$!
 sleep 1.5
 t0=$(now_ms)
-for i in $(seq 20); do /bin/true; done
+for _ in $(seq 20); do /bin/true; done
 host_ms=$(($(now_ms) - t0))
 wait $fb
 RC=$?
@@ -451,7 +451,7 @@ for c in spawn-bg-sleep spawn-bg-sleep-wait; do
 	jrun "$TMPBASE/$c.json" --profile escape --identity "$IDENT" --timeout 2 -- "$H" "$c" 30 "$marker"
 	sleep 0.5
 	left=$(pgrep -f -- "$marker" | tr '\n' ' ')
-	extra=true
+	extra=True
 	[ "$c" = spawn-bg-sleep-wait ] && extra='r["timed_out"] is True'
 	if [ "$EL" -lt 15000 ] && [ -z "$left" ] && jtest "$TMPBASE/$c.json" "$extra"; then
 		pass "$c-no-leftover ($EL ms, timed_out $($PY -c 'import json,sys; print(json.load(open(sys.argv[1])).get("timed_out"))' "$TMPBASE/$c.json" 2>/dev/null))"
@@ -496,7 +496,7 @@ cg0=$(cgroup_runs)
 m0=$(host_mounts)
 marker="al-escape-loop-$$-$RANDOM"
 bad=0
-for i in $(seq 100); do
+for _ in $(seq 100); do
 	out=$(ar --profile escape --identity "$IDENT" -- "$H" marker "$marker" 2>&1 </dev/null)
 	[ "$out" = "OK $marker" ] || bad=$((bad + 1))
 done

@@ -18,6 +18,7 @@
 #include <sys/ioctl.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -41,8 +42,8 @@
 static struct al_syscall_profile profile(bool default_allow, int deny_errno, char **deny,
 					 char **allow)
 {
-	struct al_syscall_profile p = {.name = "test", .default_allow = default_allow,
-				       .deny_errno = deny_errno};
+	struct al_syscall_profile p = {
+	    .name = "test", .default_allow = default_allow, .deny_errno = deny_errno};
 	for (p.deny.v = deny; deny && deny[p.deny.n]; p.deny.n++)
 		;
 	for (p.allow.v = allow; allow && allow[p.allow.n]; p.allow.n++)
@@ -103,7 +104,7 @@ static char *five[] = {"ptrace", "mount", "bpf", "keyctl", "unshare", NULL};
 static void five_calls(long rc[5], int en[5])
 {
 	errno = 0;
-	rc[0] = syscall(SYS_ptrace, PTRACE_PEEKDATA_COMPAT, 1, 0, 0);
+	rc[0] = syscall(SYS_ptrace, PTRACE_PEEKDATA, 1, 0, 0); /* ESRCH: not traced */
 	en[0] = errno;
 	errno = 0;
 	rc[1] = syscall(SYS_mount, NULL, NULL, NULL, 0, NULL);
@@ -143,10 +144,6 @@ static void five_not_denied(void *arg)
 		CHILD_CHECK(!(rc[i] == -1 && en[i] == EPERM), "%s is EPERM without a filter",
 			    five[i]);
 }
-
-#ifndef PTRACE_PEEKDATA_COMPAT
-#define PTRACE_PEEKDATA_COMPAT 2 /* PTRACE_PEEKDATA: ESRCH on a process we do not trace */
-#endif
 
 START_TEST(test_profile_deny_eperm)
 {
@@ -226,16 +223,15 @@ static void default_deny_body(void *arg)
 			errno == EPERM,
 		    "TIOCSTI|1<<32 errno %d", errno);
 	errno = 0;
-	CHILD_CHECK(ioctl(tty, TIOCLINUX, &c) == -1 && errno == EPERM, "TIOCLINUX errno %d",
-		    errno);
+	CHILD_CHECK(ioctl(tty, TIOCLINUX, &c) == -1 && errno == EPERM, "TIOCLINUX errno %d", errno);
 }
 
 START_TEST(test_default_deny_profile)
 {
 	char *allow[] = {"exit_group", "exit", "getpid", "write", "ioctl", NULL};
-	char *deny_noioctl[] = {"exit_group", "exit", "getpid", "write", NULL};
+	char *allow_noioctl[] = {"exit_group", "exit", "getpid", "write", NULL};
 	struct al_syscall_profile p = profile(false, EACCES, NULL, allow);
-	struct al_syscall_profile q = profile(false, EACCES, NULL, deny_noioctl);
+	struct al_syscall_profile q = profile(false, EACCES, NULL, allow_noioctl);
 	struct al_bpf b = {0};
 	int master, tty = open_pty(&master);
 
@@ -376,7 +372,7 @@ END_TEST
 struct seen {
 	int n;
 	char syscall[16][32];
-	char path[16][256];
+	char path[16][4096];
 	char argv[16][8192];
 };
 
@@ -396,7 +392,8 @@ static void on_violation(const struct al_violation *v, void *arg)
 static int seen_find(const struct seen *s, const char *sc, const char *path)
 {
 	for (int i = 0; i < s->n; i++)
-		if (strcmp(s->syscall[i], sc) == 0 && (path == NULL || strcmp(s->path[i], path) == 0))
+		if (strcmp(s->syscall[i], sc) == 0 &&
+		    (path == NULL || strcmp(s->path[i], path) == 0))
 			return i;
 	return -1;
 }
@@ -404,8 +401,8 @@ static int seen_find(const struct seen *s, const char *sc, const char *path)
 /* Fork; the child loads bpf with a listener, hands it over, execs argv.
  * The parent supervises until the child exits.  Returns the wait status;
  * the child's stdout+stderr in out. */
-static int run_locked(const struct al_bpf *bpf, char *const argv[], struct al_notify_state *st,
-		      struct seen *seen, char *out, size_t outcap)
+static int run_locked_hook(const struct al_bpf *bpf, char *const argv[], void (*pre_exec)(void),
+			   struct al_notify_state *st, struct seen *seen, char *out, size_t outcap)
 {
 	int sv[2], op[2], lfd = -1, status = 0;
 	al_err e = {0};
@@ -426,6 +423,8 @@ static int run_locked(const struct al_bpf *bpf, char *const argv[], struct al_no
 		CHILD_CHECK(al_send_fd(sv[1], l, &e) == 0, "%s", e.msg);
 		close(l);
 		close(sv[1]);
+		if (pre_exec != NULL)
+			pre_exec();
 		execv(argv[0], argv);
 		_exit(127);
 	}
@@ -437,7 +436,8 @@ static int run_locked(const struct al_bpf *bpf, char *const argv[], struct al_no
 	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	ck_assert_int_ge(pidfd, 0);
 	for (;;) {
-		struct pollfd p[2] = {{.fd = lfd, .events = POLLIN}, {.fd = pidfd, .events = POLLIN}};
+		struct pollfd p[2] = {{.fd = lfd, .events = POLLIN},
+				      {.fd = pidfd, .events = POLLIN}};
 		int n = poll(p, 2, 20000);
 		ck_assert_msg(n > 0, "supervisor timed out");
 		if (p[0].revents & POLLIN) {
@@ -465,6 +465,12 @@ static int run_locked(const struct al_bpf *bpf, char *const argv[], struct al_no
 	close(pidfd);
 	close(lfd);
 	return status;
+}
+
+static int run_locked(const struct al_bpf *bpf, char *const argv[], struct al_notify_state *st,
+		      struct seen *seen, char *out, size_t outcap)
+{
+	return run_locked_hook(bpf, argv, NULL, st, seen, out, outcap);
 }
 
 START_TEST(test_spawn_lock_sh)
@@ -506,6 +512,38 @@ START_TEST(test_spawn_lock_sh)
 }
 END_TEST
 
+/* A first notification that is not an exec uses the allowance up: the
+ * exec after it is denied too. */
+static void fork_before_exec(void)
+{
+	errno = 0;
+	CHILD_CHECK(fork() == -1 && errno == EPERM, "fork before exec: errno %d", errno);
+}
+
+START_TEST(test_spawn_lock_first_not_exec)
+{
+	struct al_bpf b = {0};
+	struct al_notify_state st = {0};
+	static struct seen seen;
+	char out[4096];
+	char *argv[] = {"/bin/true", NULL};
+	int status;
+
+	build_ok(NULL, AL_SC_SPAWN_LOCK, &b);
+	memset(&seen, 0, sizeof(seen));
+	status = run_locked_hook(&b, argv, fork_before_exec, &st, &seen, out, sizeof(out));
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 127, "status %#x: %s", status,
+		      out);
+	ck_assert(st.first_exec_used);
+	ck_assert_uint_eq(st.violations, 2);
+	ck_assert_int_eq(seen.n, 2);
+	ck_assert_str_eq(seen.syscall[0], "clone");
+	ck_assert_str_eq(seen.syscall[1], "execve");
+	ck_assert_str_eq(seen.path[1], "/bin/true");
+	al_bpf_free(&b);
+}
+END_TEST
+
 static const char py_script[] =
     "import threading, os, socket, subprocess, ctypes\n"
     "t = threading.Thread(target=lambda: None); t.start(); t.join(); print('thread-ok')\n"
@@ -520,12 +558,18 @@ static const char py_script[] =
     "except PermissionError: print('packet-eperm')\n"
     "socket.socket(socket.AF_INET, socket.SOCK_STREAM).close(); print('inet-ok')\n"
     "libc = ctypes.CDLL(None, use_errno=True)\n"
+    "libc.personality.argtypes = [ctypes.c_ulong]\n"
     "if libc.personality(0xffffffff) != -1: print('pers-query-ok')\n"
     "if libc.personality(0x0040000) == -1 and ctypes.get_errno() == 1: print('pers-eperm')\n"
     "args = [b'\\x1b[31mred', b'\\xff\\xfe', b'a' * 2000, b'q\"u\\\\'] + [b'x'] * 70\n"
     "try:\n"
     "    os.execv(b'/bin/true', args); print('exec-allowed')\n"
-    "except PermissionError: print('exec-eperm')\n";
+    "except PermissionError: print('exec-eperm')\n"
+    "fd = os.memfd_create('evil\\x1b')\n"
+    "os.write(fd, open('/bin/true', 'rb').read())\n"
+    "try:\n"
+    "    os.execve(fd, ['x'], {}); print('fexec-allowed')\n"
+    "except PermissionError: print('fexec-eperm')\n";
 
 START_TEST(test_spawn_lock_python)
 {
@@ -534,9 +578,9 @@ START_TEST(test_spawn_lock_python)
 	static struct seen seen;
 	char out[8192];
 	char *argv[] = {"/usr/bin/python3", "-I", "-c", (char *)py_script, NULL};
-	const char *want[] = {"thread-ok\n", "fork-eperm\n",    "subprocess-eperm\n",
-			      "packet-eperm\n", "inet-ok\n", "pers-query-ok\n",
-			      "pers-eperm\n", "exec-eperm\n"};
+	const char *want[] = {"thread-ok\n",	"fork-eperm\n", "subprocess-eperm\n",
+			      "packet-eperm\n", "inet-ok\n",	"pers-query-ok\n",
+			      "pers-eperm\n",	"exec-eperm\n", "fexec-eperm\n"};
 	al_err e = {0};
 	json_error_t je;
 	int status, i;
@@ -552,7 +596,16 @@ START_TEST(test_spawn_lock_python)
 	for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++)
 		ck_assert_msg(strstr(out, want[k]) != NULL, "missing %s", want[k]);
 	ck_assert(st.first_exec_used);
-	ck_assert_uint_ge(st.violations, 3);
+	ck_assert_uint_ge(st.violations, 4);
+	/* fexecve of a memfd: execveat(fd, "", AT_EMPTY_PATH), named by its
+	 * hostile memfd name with the escape character neutralised. */
+	i = seen_find(&seen, "execveat", NULL);
+	ck_assert_msg(i >= 0, "no execveat violation seen");
+	printf("seccomp: reported execveat path: %s\n", seen.path[i]);
+	ck_assert_msg(strncmp(seen.path[i], "<fd ", 4) == 0 &&
+			  strstr(seen.path[i], "memfd:evil\xef\xbf\xbd") != NULL,
+		      "%s", seen.path[i]);
+	ck_assert_str_eq(seen.argv[i], "[\"x\"]");
 
 	/* The hostile argv came back bounded, escaped and valid JSON. */
 	i = seen_find(&seen, "execve", "/bin/true");
@@ -675,14 +728,12 @@ static void agent_list_body(void *arg)
 		long nr;
 		if (strcmp(name, "personality") == 0)
 			continue;
-		nr = strcmp(name, "open_tree_attr") == 0 ? 467 : -1;
-		if (nr < 0) {
-			char buf[32];
-			for (long k = 0; k < 470 && nr < 0; k++)
-				if (al_syscall_name((int)k, buf, sizeof(buf)) == 0 &&
-				    strcmp(buf, name) == 0)
-					nr = k;
-		}
+		char buf[32];
+		nr = -1;
+		for (long k = 0; k < 512 && nr < 0; k++)
+			if (al_syscall_name((int)k, buf, sizeof(buf)) == 0 &&
+			    strcmp(buf, name) == 0)
+				nr = k;
 		CHILD_CHECK(nr >= 0, "no number for %s", name);
 		/* All arguments -1: invalid for every one of them. */
 		errno = 0;
@@ -701,8 +752,13 @@ static void agent_personality_body(void *arg)
 {
 	bool filtered = *(bool *)arg;
 	long cur = syscall(SYS_personality, 0xffffffffUL);
-	unsigned long bad[] = {ADDR_NO_RANDOMIZE, READ_IMPLIES_EXEC, PER_LINUX32, 1UL << 31,
-			       0x7fffffffUL, 0xfffffffeUL, (1UL << 32) | ADDR_NO_RANDOMIZE};
+	unsigned long bad[] = {ADDR_NO_RANDOMIZE,
+			       READ_IMPLIES_EXEC,
+			       PER_LINUX32,
+			       1UL << 31,
+			       0x7fffffffUL,
+			       0xfffffffeUL,
+			       (1UL << 32) | ADDR_NO_RANDOMIZE};
 
 	CHILD_CHECK(cur >= 0, "personality query");
 	CHILD_CHECK(syscall(SYS_personality, 0UL) >= 0, "personality(0)");
@@ -874,7 +930,8 @@ START_TEST(test_cache)
 	snprintf(path, sizeof(path), "%s/%s.bpf", dir, key);
 
 	/* Miss: built, stored 0600 in a 0700 directory. */
-	ck_assert_msg(al_seccomp_build_cached(&p, AL_SC_SPAWN_LOCK, dir, &c1, &e) == 0, "%s", e.msg);
+	ck_assert_msg(al_seccomp_build_cached(&p, AL_SC_SPAWN_LOCK, dir, &c1, &e) == 0, "%s",
+		      e.msg);
 	ck_assert(same(&c1, &fresh));
 	ck_assert_int_eq(stat(dir, &s1), 0);
 	ck_assert_int_eq(s1.st_mode & 07777, 0700);
@@ -923,7 +980,8 @@ START_TEST(test_cache)
 	ck_assert(same(&c2, &fresh));
 	al_bpf_free(&c2);
 	/* Unusable cache directory: still builds. */
-	ck_assert_int_eq(al_seccomp_build_cached(&p, AL_SC_SPAWN_LOCK, "/proc/al-nope", &c2, &e), 0);
+	ck_assert_int_eq(al_seccomp_build_cached(&p, AL_SC_SPAWN_LOCK, "/proc/al-nope", &c2, &e),
+			 0);
 	ck_assert(same(&c2, &fresh));
 	al_bpf_free(&c2);
 
@@ -1023,6 +1081,7 @@ int main(void)
 	SRunner *sr;
 	int failed;
 
+	setvbuf(stdout, NULL, _IOLBF, 0); /* no buffered lines copied into forks */
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_profile_deny_eperm);
 	tcase_add_test(tc, test_profile_deny_control);
@@ -1032,6 +1091,7 @@ int main(void)
 	tcase_add_test(tc, test_other_abis_control);
 	tcase_add_test(tc, test_tiocsti);
 	tcase_add_test(tc, test_spawn_lock_sh);
+	tcase_add_test(tc, test_spawn_lock_first_not_exec);
 	tcase_add_test(tc, test_spawn_lock_python);
 	tcase_add_test(tc, test_lock_clone3_threads);
 	tcase_add_test(tc, test_load_errors);

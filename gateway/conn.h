@@ -1,0 +1,55 @@
+/* Per-connection guard of the front end (one per accepted connection).
+ *
+ * evhttp 2.1 answers oversized requests itself (HTML bodies) and knows one
+ * inactivity timeout for everything.  Each connection's bufferevent is
+ * therefore wrapped in a pass-through input filter that:
+ *   - frames requests itself (request head, Content-Length body) so that it
+ *     sees every head before evhttp does;
+ *   - turns a head that is too large (431), a request target that is too
+ *     long (414) or a Content-Length over the body limit (413) into a small
+ *     synthetic request carrying "X-Agentgw-Reject: STATUS" and
+ *     "Connection: close", answered by the handler with the JSON error;
+ *     everything the client sends after that is dropped;
+ *   - enforces the request read deadline: from the connection's start, or
+ *     the first byte of a request, until the whole request has been read
+ *     (default 10 s, a total, so a client trickling bytes gets no more);
+ *     then the socket is shut down.  evhttp's own timeout is the keep-alive
+ *     idle timeout (30 s);
+ *   - counts connections, so the listeners can pause at the limit.
+ * Chunked request bodies are passed through unframed (evhttp enforces the
+ * body limit on them); the connection is not reframed afterwards. */
+#ifndef GW_CONN_H
+#define GW_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+
+struct event_base;
+struct bufferevent;
+
+#define GW_REJECT_HEADER "X-Agentgw-Reject"
+
+struct gw_connset {
+	struct event_base *base; /* borrowed */
+	size_t body_max, head_max, uri_max;
+	int64_t read_timeout_ms;
+	size_t n;                /* live connections */
+	void (*on_count)(size_t n, void *arg);
+	void *arg;
+};
+
+/* For evhttp_set_bevcb: a new guarded bufferevent (TLS when ssl != NULL).
+ * Never NULL for TLS (evhttp would fall back to plain text): on failure the
+ * connection is refused instead. */
+struct bufferevent *gw_conn_new_bev(struct gw_connset *set, SSL_CTX *ssl);
+
+/* Scan a request head (request line + headers, up to and including the
+ * empty line) for the guard; exposed for unit tests.  Returns 0 to pass
+ * it through, else the status to answer (413, 414, 431). *chunked is set
+ * for a Transfer-Encoding body, *body the Content-Length (0 if none). */
+int gw_conn_check_head(const char *head, size_t len, size_t uri_max, size_t body_max,
+		       uint64_t *body, int *chunked);
+
+#endif

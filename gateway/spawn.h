@@ -1,0 +1,57 @@
+/* agentrun processes, driven by the monitor's libevent loop without ever
+ * blocking it: the spec goes in through a sealed memfd on fd 3 (agentrun
+ * --spec-fd 3), the result comes back on a non-blocking pipe, the exit is
+ * seen through a pidfd.  At most max_active runs at once; further ones wait
+ * in a FIFO of at most max_queue; beyond that submit refuses (503
+ * overloaded).  Each runner gets its own process group (terminal signals
+ * meant for the gateway do not hit it), PR_SET_PDEATHSIG (it dies with the
+ * monitor) and a watchdog (SIGKILL to its group) well past its own timeout. */
+#ifndef GW_SPAWN_H
+#define GW_SPAWN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gw.h"
+
+struct event_base;
+struct gw_spawner;
+
+enum gw_job_status {
+	GW_JOB_EXITED,    /* the runner ran and exited (see exit_code / signal, out) */
+	GW_JOB_FAILED,    /* could not start it, or output too large (msg) */
+	GW_JOB_CANCELLED, /* never started: the gateway is shutting down (msg) */
+};
+
+struct gw_job_outcome {
+	enum gw_job_status status;
+	const char *out; /* runner stdout (borrowed for the callback), NUL-terminated */
+	size_t out_len;
+	int exit_code;   /* when it exited normally, else -1 */
+	int signal;      /* when killed by a signal, else 0 */
+	bool killed;     /* by the watchdog or the shutdown grace period */
+	int64_t wall_ms;
+	char msg[256];
+};
+
+typedef void (*gw_job_cb)(const struct gw_job_outcome *o, void *arg);
+
+struct gw_spawner *gw_spawner_new(struct event_base *base, const char *runner, size_t max_active,
+				  size_t max_queue, void (*on_change)(void *), void *change_arg,
+				  al_err *err);
+/* Takes ownership of spec (malloc'd JSON).  0: running or queued, cb will
+ * be called exactly once, later, from the loop (or from
+ * gw_spawner_cancel_queued); -1: the queue is full (spec freed, no cb). */
+int gw_spawner_submit(struct gw_spawner *s, char *spec, size_t spec_len, int64_t watchdog_ms,
+		      gw_job_cb cb, void *arg);
+size_t gw_spawner_active(const struct gw_spawner *s);
+size_t gw_spawner_queued(const struct gw_spawner *s);
+/* Shutdown: complete every queued job as CANCELLED and start no more. */
+void gw_spawner_cancel_queued(struct gw_spawner *s, const char *why);
+/* Shutdown after the grace period: SIGKILL every running runner's group. */
+void gw_spawner_kill_all(struct gw_spawner *s);
+/* Only when nothing is active. */
+void gw_spawner_free(struct gw_spawner *s);
+
+#endif
