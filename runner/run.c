@@ -225,7 +225,7 @@ int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
 	}
 	int ll_abi = al_landlock_abi();
 
-	unsigned scflags = want_listener ? AL_SC_SPAWN_LOCK : 0;
+	unsigned scflags = AL_SC_HARDEN | (want_listener ? AL_SC_SPAWN_LOCK : 0);
 	if (al_seccomp_build_cached(spec->profile.sc, scflags, opts->bpf_cache_dir, &bpf, err) < 0)
 		return al_err_wrap(err, "seccomp filter for profile %s", spec->profile.name);
 	struct sock_fprog fprog = {.len = bpf.len, .filter = bpf.insns};

@@ -46,15 +46,15 @@
 
 /* Bump whenever the rules generated for a given request change: it is part
  * of the cache key, so old cached programs are never loaded again. */
-#define AL_BPF_FORMAT 1
+#define AL_BPF_FORMAT 2
 
 #ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
 #define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
 #endif
 
 /* Internal request flags (above the public AL_SC_* bits). */
-#define SC_AGENT_EXTRAS (1u << 16) /* personality ring, socket families */
-#define SC_PUBLIC_FLAGS (AL_SC_SPAWN_LOCK)
+#define SC_AGENT_EXTRAS AL_SC_HARDEN /* personality ring, socket families */
+#define SC_PUBLIC_FLAGS (AL_SC_SPAWN_LOCK | AL_SC_HARDEN)
 
 static inline void seccomp_releasep(scmp_filter_ctx *c)
 {
@@ -342,7 +342,11 @@ static int build_ctx(const struct sc_req *r, struct sc_build *b, al_err *err)
 {
 	uint32_t listed_action =
 	    r->default_allow ? SCMP_ACT_ERRNO((uint32_t)r->deny_errno) : SCMP_ACT_ALLOW;
-	bool ioctl_listed = false, personality_ring = false;
+	bool ioctl_listed = false;
+	/* The hardening extras only make sense over a default-allow filter
+	 * (under default deny, personality and socket follow the allow list). */
+	bool extras = (r->flags & SC_AGENT_EXTRAS) && r->default_allow;
+	bool personality_ring = extras;
 	unsigned char seen[1024 / 8] = {0};
 	int rc;
 
@@ -366,10 +370,8 @@ static int build_ctx(const struct sc_req *r, struct sc_build *b, al_err *err)
 		}
 		if ((r->flags & AL_SC_SPAWN_LOCK) && is_lock_nr(nr))
 			continue; /* the lock decides */
-		if ((r->flags & SC_AGENT_EXTRAS) && nr == SCMP_SYS(personality)) {
-			personality_ring = true;
-			continue;
-		}
+		if (extras && nr == SCMP_SYS(personality))
+			continue; /* the ring below decides */
 		if (nr < 1024) {
 			if (seen[nr / 8] & (1u << (nr % 8)))
 				continue;
@@ -384,7 +386,7 @@ static int build_ctx(const struct sc_req *r, struct sc_build *b, al_err *err)
 		return -1;
 	if (personality_ring && add_personality_ring(b, err) < 0)
 		return -1;
-	if ((r->flags & SC_AGENT_EXTRAS) && add_socket_families(b, err) < 0)
+	if (extras && add_socket_families(b, err) < 0)
 		return -1;
 	return 0;
 }

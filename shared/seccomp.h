@@ -56,6 +56,10 @@ struct al_bpf {
 
 /* al_seccomp_build() flags. */
 #define AL_SC_SPAWN_LOCK 1u /* exec-once + fork lock (needs a listener at load) */
+/* Over a default-allow profile also: personality changes EPERM (only
+ * personality(0) and the query 0xffffffff pass) and sockets outside
+ * AF_UNIX/AF_INET/AF_INET6/AF_NETLINK EPERM.  agentrun always sets it. */
+#define AL_SC_HARDEN 2u
 
 /* Where al_seccomp_build_cached() keeps programs when given NULL. */
 #define AL_SECCOMP_CACHE_DIR "/run/agentlaunch/bpf"
