@@ -15,6 +15,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
@@ -69,6 +70,23 @@ static void on_complete(struct evhttp_request *req, void *arg)
 	f->replies_in_flight--;
 }
 
+/* evhttp_send_reply, then push the reply through the connection guard's
+ * filter: evhttp enables writing on it only after queueing the reply, and
+ * a filter moves output only when data arrives while writing is enabled,
+ * so a reply sent outside the request callback would otherwise wait. */
+static void send_reply(struct gw_front *f, struct evhttp_request *req, int status,
+		       struct evbuffer *b)
+{
+	struct evhttp_connection *c = evhttp_request_get_connection(req);
+	struct bufferevent *bev = c ? evhttp_connection_get_bufferevent(c) : NULL;
+
+	f->replies_in_flight++;
+	evhttp_request_set_on_complete_cb(req, on_complete, f);
+	evhttp_send_reply(req, status, phrase(status), b);
+	if (bev)
+		bufferevent_flush(bev, EV_WRITE, BEV_NORMAL);
+}
+
 /* Send a reply with body (stolen; NULL = {}). */
 static void reply(struct gw_front *f, struct evhttp_request *req, const char *route, int status,
 		  json_t *body, int64_t retry_after)
@@ -96,9 +114,7 @@ static void reply(struct gw_front *f, struct evhttp_request *req, const char *ro
 	}
 	free(s);
 	gw_metrics_request(f->metrics, route, status);
-	f->replies_in_flight++;
-	evhttp_request_set_on_complete_cb(req, on_complete, f);
-	evhttp_send_reply(req, status, phrase(status), b);
+	send_reply(f, req, status, b);
 	if (b)
 		evbuffer_free(b);
 }
@@ -380,9 +396,7 @@ static void metrics(struct gw_front *f, struct evhttp_request *req, const char *
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	evhttp_add_header(h, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
 	evhttp_add_header(h, "Cache-Control", "no-store");
-	f->replies_in_flight++;
-	evhttp_request_set_on_complete_cb(req, on_complete, f);
-	evhttp_send_reply(req, 200, "OK", b);
+	send_reply(f, req, 200, b);
 	evbuffer_free(b);
 }
 

@@ -563,6 +563,8 @@ static void handle_req(struct gw_mon *m, uint64_t id, const char *route, const c
 	rc->kind = rq.kind;
 	rc->rec = rec;
 	rc->head = answer_head(run_id, &pl, p->audit_mode);
+	if (rc->head && rq.kind == AL_KIND_CODE)
+		json_object_set_new(rc->head, "code_sha256", json_string(pl.code_sha256));
 	snprintf(rc->run_id, sizeof(rc->run_id), "%s", run_id);
 	rc->has_rule = pl.rule != NULL;
 	snprintf(rc->rule, sizeof(rc->rule), "%s", rule ? rule : "");

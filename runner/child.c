@@ -147,7 +147,10 @@ static __attribute__((noreturn)) void payload(struct al_child_ctx *c)
 			child_fail(c->err_fd, &err);
 		close(listener);
 	}
-	execve(c->argv[0], c->argv, c->envp);
+	if (c->exec_fd >= 0)
+		syscall(SYS_execveat, c->exec_fd, "", c->argv, c->envp, AT_EMPTY_PATH);
+	else
+		execve(c->argv[0], c->argv, c->envp);
 	al_err_set(&err, errno, "execve %s", c->argv[0]);
 	child_fail(c->err_fd, &err);
 }

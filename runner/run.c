@@ -164,6 +164,38 @@ static void on_violation(const struct al_violation *v, void *arg)
 		v->syscall, v->path);
 }
 
+/* interpreter_sha256: open the interpreter once, hash what that fd holds,
+ * and later exec exactly that fd (execveat AT_EMPTY_PATH), so the file
+ * checked is the file run. */
+static int open_pinned(const struct al_profile *pr, al_err *err)
+{
+	struct stat st;
+	char hex[65];
+	int fd = open(pr->interpreter, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0)
+		return al_err_set(err, errno, "open interpreter %s", pr->interpreter);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0) {
+		close(fd);
+		return al_err_set(err, EACCES, "interpreter %s is not a regular file", pr->interpreter);
+	}
+	void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (m == MAP_FAILED) {
+		close(fd);
+		return al_err_set(err, errno, "read interpreter %s", pr->interpreter);
+	}
+	al_sha256_hex(m, (size_t)st.st_size, hex);
+	munmap(m, (size_t)st.st_size);
+	if (strcmp(hex, pr->interpreter_sha256) != 0) {
+		close(fd);
+		return al_err_set(err, EPERM,
+				  "interpreter %s has sha256 %s but profile %s pins %s: refusing to run it "
+				  "(update interpreter_sha256 if the interpreter was upgraded on purpose)",
+				  pr->interpreter, hex, pr->name ? pr->name : "?", pr->interpreter_sha256);
+	}
+	return fd;
+}
+
 static int make_code_fd(const struct al_run_spec *s, al_err *err)
 {
 	int fd = memfd_create("agentrun-code", MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -185,7 +217,7 @@ int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
 	struct al_bpf bpf = {0};
 	cleanup_strv char **argv = NULL;
 	cleanup_strv char **envp = NULL;
-	cleanup_close int code_fd = -1, pidfd = -1;
+	cleanup_close int code_fd = -1, pidfd = -1, exec_fd = -1;
 	char ws_path[PATH_MAX];
 	struct stat ws_st;
 	int in_p[2] = {-1, -1}, out_p[2] = {-1, -1}, err_p[2] = {-1, -1};
@@ -242,6 +274,11 @@ int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
 		goto out;
 	if (spec->code)
 		al_sha256_hex(spec->code, spec->code_len, res->code_sha256);
+	if (spec->code && spec->profile.interpreter_sha256 &&
+	    (exec_fd = open_pinned(&spec->profile, err)) < 0) {
+		*failure = AL_RUN_UNENFORCEABLE;
+		goto out;
+	}
 	if (al_mkdir_p(ROOT_DIR, 0755, err) < 0)
 		goto out;
 
@@ -277,6 +314,7 @@ int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
 		.status_fd = status_p[1],
 		.notify_sock = nsock[1],
 		.code_fd = code_fd,
+		.exec_fd = exec_fd,
 		.filter = &fprog,
 		.want_listener = want_listener,
 		.landlock_abi = ll_abi,

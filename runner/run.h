@@ -42,6 +42,7 @@ struct al_child_ctx {
 	int status_fd;             /* write end: init reports the payload's wait status */
 	int notify_sock;           /* socketpair end for the seccomp listener, -1 if none */
 	int code_fd;               /* memfd with code for code runs, -1 otherwise */
+	int exec_fd;               /* pinned interpreter, verified: execveat it, -1 otherwise */
 	int stdio[3];              /* the payload's stdin/stdout/stderr */
 	const struct sock_fprog *filter;  /* the profile's seccomp filter */
 	bool want_listener;
