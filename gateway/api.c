@@ -68,6 +68,7 @@ static void on_complete(struct evhttp_request *req, void *arg)
 {
 	struct gw_front *f = arg;
 	f->replies_in_flight--;
+	gw_conn_reply_done(&f->conns, req);
 }
 
 /* evhttp_send_reply, then push the reply through the connection guard's
@@ -106,8 +107,6 @@ static void reply(struct gw_front *f, struct evhttp_request *req, const char *ro
 	}
 	if (status == 401)
 		evhttp_add_header(h, "WWW-Authenticate", "Bearer realm=\"agentgw\"");
-	if (f->draining || f->exiting)
-		evhttp_add_header(h, "Connection", "close");
 	if (b && s) {
 		evbuffer_add(b, s, strlen(s));
 		evbuffer_add(b, "\n", 1);
@@ -429,9 +428,6 @@ void gw_api_handle(struct evhttp_request *req, void *arg)
 
 	if (hc->tls && !is_tls_connection(req)) {
 		/* never serve plain text on a TLS listener */
-		struct evhttp_connection *c = evhttp_request_get_connection(req);
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
-		(void)c;
 		reply_err(f, req, "other", 400, "bad_request", "TLS required");
 		return;
 	}

@@ -12,20 +12,90 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <event2/http.h>
 
 #include "gw.h"
 
 enum cstate { C_HEAD, C_BODY, C_PASS, C_DISCARD };
 
+#define MAP_BUCKETS 4096
+
 struct gw_conn {
 	struct gw_connset *set;     /* borrowed */
+	struct bufferevent *bev;    /* borrowed: the filter evhttp uses (key of the map) */
 	struct bufferevent *under;  /* borrowed: freed by the filter (BEV_OPT_CLOSE_ON_FREE) */
+	struct gw_conn *map_next;
 	struct event *deadline;     /* owned */
 	enum cstate state;
 	uint64_t body_left;
+	uint64_t heads;             /* requests framed so far */
+	uint64_t replies;           /* replies completed so far */
+	uint64_t close_after;       /* close after this many replies; 0 = keep alive */
+	bool closing;               /* shut down once the lower output is empty */
 	bool armed;
 	bool broken; /* setting up TLS failed: refuse the connection */
 };
+
+static void shut(struct gw_conn *c);
+
+static size_t map_slot(const struct bufferevent *bev)
+{
+	uintptr_t x = (uintptr_t)bev;
+	return (size_t)((x >> 4) ^ (x >> 16)) % MAP_BUCKETS;
+}
+
+static bool map_add(struct gw_connset *set, struct gw_conn *c)
+{
+	if (set->map == NULL) {
+		set->map = calloc(MAP_BUCKETS, sizeof(*set->map));
+		if (set->map == NULL)
+			return false;
+		set->map_cap = MAP_BUCKETS;
+	}
+	size_t i = map_slot(c->bev);
+	c->map_next = set->map[i];
+	set->map[i] = c;
+	return true;
+}
+
+static void map_del(struct gw_connset *set, struct gw_conn *c)
+{
+	if (set->map == NULL)
+		return;
+	for (struct gw_conn **pp = &set->map[map_slot(c->bev)]; *pp; pp = &(*pp)->map_next)
+		if (*pp == c) {
+			*pp = c->map_next;
+			return;
+		}
+}
+
+static struct gw_conn *map_get(struct gw_connset *set, const struct bufferevent *bev)
+{
+	if (set->map == NULL || bev == NULL)
+		return NULL;
+	for (struct gw_conn *c = set->map[map_slot(bev)]; c; c = c->map_next)
+		if (c->bev == bev)
+			return c;
+	return NULL;
+}
+
+void gw_connset_drain(struct gw_connset *set)
+{
+	set->draining = true;
+	for (size_t i = 0; set->map && i < set->map_cap; i++)
+		for (struct gw_conn *c = set->map[i]; c; c = c->map_next)
+			if (c->replies == c->heads && c->state == C_HEAD &&
+			    evbuffer_get_length(bufferevent_get_input(c->under)) == 0) {
+				c->closing = true;
+				shut(c);
+			}
+}
+
+void gw_connset_free(struct gw_connset *set)
+{
+	free(set->map);
+	set->map = NULL;
+}
 
 static bool ieq_prefix(const char *line, size_t n, const char *name)
 {
@@ -106,15 +176,86 @@ static void arm(struct gw_conn *c)
 	c->armed = true;
 }
 
+static void shut(struct gw_conn *c)
+{
+	evutil_socket_t s = bufferevent_getfd(c->under);
+	if (s >= 0)
+		shutdown(s, SHUT_RDWR); /* evhttp sees EOF and frees the connection */
+}
+
+/* The lower bufferevent's output changed: once a closing connection's last
+ * reply has left it, shut the socket down. */
+static void on_under_output(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct gw_conn *c = arg;
+
+	if (c->closing && info->n_deleted > 0 && evbuffer_get_length(buf) == 0 &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		shut(c);
+}
+
+void gw_conn_reply_done(struct gw_connset *set, struct evhttp_request *req)
+{
+	struct evhttp_connection *evc = evhttp_request_get_connection(req);
+	struct gw_conn *c = evc ? map_get(set, evhttp_connection_get_bufferevent(evc)) : NULL;
+
+	if (c == NULL)
+		return;
+	c->replies++;
+	if (!((c->close_after && c->replies >= c->close_after) || set->draining))
+		return;
+	c->closing = true;
+	if (evbuffer_get_length(bufferevent_get_output(c->under)) == 0 &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		shut(c);
+}
+
 static void on_deadline(evutil_socket_t fd, short what, void *arg)
 {
 	struct gw_conn *c = arg;
 
 	c->armed = false;
-	evutil_socket_t s = bufferevent_getfd(c->under);
-	gw_debug("request read timeout on fd %d: closing the connection", (int)s);
-	if (s >= 0)
-		shutdown(s, SHUT_RDWR); /* evhttp sees EOF and frees the connection */
+	gw_debug("request read timeout: closing the connection");
+	shut(c);
+}
+
+/* Copy a head to dst without its Connection headers; returns whether the
+ * client wants the connection closed after this request. */
+static bool pass_head(const char *h, size_t hl, struct evbuffer *dst)
+{
+	const char *end = h + hl, *eol = memchr(h, '\n', hl);
+	bool http10 = false, close = false, keep = false;
+
+	if (eol == NULL)
+		eol = end;
+	size_t rl = (size_t)(eol - h);
+	if (rl >= 9 && memcmp(eol - (eol[-1] == '\r' ? 9 : 8), "HTTP/1.0", 8) == 0)
+		http10 = true;
+	evbuffer_add(dst, h, (size_t)(eol + 1 - h));
+	for (const char *p = eol + 1; p < end; p = eol + 1) {
+		eol = memchr(p, '\n', (size_t)(end - p));
+		if (eol == NULL)
+			eol = end - 1;
+		size_t n = (size_t)(eol - p);
+		if (n && p[n - 1] == '\r')
+			n--;
+		if (n == 0)
+			break;
+		if (ieq_prefix(p, n, "Connection")) {
+			for (const char *q = p + 11; q + 5 <= p + n; q++) {
+				if (strncasecmp(q, "close", 5) == 0)
+					close = true;
+				if (q + 10 <= p + n && strncasecmp(q, "keep-alive", 10) == 0)
+					keep = true;
+			}
+			continue;
+		}
+		evbuffer_add(dst, p, (size_t)(eol + 1 - p));
+	}
+	if (http10)
+		evbuffer_add(dst, "Connection: keep-alive\r\n", 24);
+	evbuffer_add(dst, "\r\n", 2);
+	return close || (http10 && !keep);
 }
 
 /* Replace a rejected request by a minimal one the handler answers. */
@@ -122,9 +263,10 @@ static void reject(struct gw_conn *c, struct evbuffer *src, struct evbuffer *dst
 {
 	evbuffer_drain(src, evbuffer_get_length(src));
 	evbuffer_add_printf(dst,
-			    "GET / HTTP/1.1\r\n" GW_REJECT_HEADER ": %d\r\nContent-Length: 0\r\n"
-			    "Connection: close\r\n\r\n",
+			    "GET / HTTP/1.1\r\n" GW_REJECT_HEADER ": %d\r\nContent-Length: 0\r\n\r\n",
 			    status);
+	c->heads++;
+	c->close_after = c->heads;
 	c->state = C_DISCARD;
 	disarm(c);
 }
@@ -202,7 +344,10 @@ static enum bufferevent_filter_result in_filter(struct evbuffer *src, struct evb
 			reject(c, src, dst, st);
 			return BEV_OK;
 		}
-		evbuffer_remove_buffer(src, dst, hl);
+		c->heads++;
+		if (pass_head(h, hl, dst) && c->close_after == 0)
+			c->close_after = c->heads;
+		evbuffer_drain(src, hl);
 		moved = true;
 		if (chunked) {
 			c->state = C_PASS;
@@ -221,6 +366,7 @@ static void conn_free(void *arg)
 	struct gw_conn *c = arg;
 	struct gw_connset *set = c->set;
 
+	map_del(set, c);
 	event_free(c->deadline);
 	free(c);
 	set->n--;
@@ -260,10 +406,17 @@ struct bufferevent *gw_conn_new_bev(struct gw_connset *set, SSL_CTX *ssl)
 	if (under == NULL)
 		goto fail;
 	c->under = under;
+	if (evbuffer_add_cb(bufferevent_get_output(under), on_under_output, c) == NULL)
+		goto fail;
 	bev = bufferevent_filter_new(under, in_filter, NULL, BEV_OPT_CLOSE_ON_FREE, conn_free, c);
 	if (bev == NULL)
 		goto fail;
+	c->bev = bev;
 	set->n++;
+	if (!map_add(set, c)) {
+		bufferevent_free(bev); /* frees under and c */
+		return NULL;
+	}
 	arm(c); /* the first request must arrive within the read timeout too */
 	if (set->on_count)
 		set->on_count(set->n, set->arg);

@@ -15,12 +15,21 @@
  *     (default 10 s, a total, so a client trickling bytes gets no more);
  *     then the socket is shut down.  evhttp's own timeout is the keep-alive
  *     idle timeout (30 s);
- *   - counts connections, so the listeners can pause at the limit.
+ *   - counts connections, so the listeners can pause at the limit;
+ *   - closes connections itself.  Through a filter, evhttp takes a reply
+ *     as sent once it sits in the lower bufferevent, and would free the
+ *     connection (losing the reply) when the request asked for
+ *     "Connection: close".  So Connection headers are taken out of request
+ *     heads (HTTP/1.0 heads get "Connection: keep-alive"), the intent is
+ *     remembered, and after that request's reply (gw_conn_reply_done) has
+ *     left the lower bufferevent the socket is shut down; evhttp then sees
+ *     EOF and frees the connection.
  * Chunked request bodies are passed through unframed (evhttp enforces the
  * body limit on them); the connection is not reframed afterwards. */
 #ifndef GW_CONN_H
 #define GW_CONN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +37,8 @@
 
 struct event_base;
 struct bufferevent;
+struct evhttp_request;
+struct gw_conn;
 
 #define GW_REJECT_HEADER "X-Agentgw-Reject"
 
@@ -36,14 +47,25 @@ struct gw_connset {
 	size_t body_max, head_max, uri_max;
 	int64_t read_timeout_ms;
 	size_t n;                /* live connections */
+	bool draining;           /* close every connection after its current reply */
 	void (*on_count)(size_t n, void *arg);
 	void *arg;
+	struct gw_conn **map;    /* owned hash (filter bufferevent -> connection) */
+	size_t map_cap;
 };
 
 /* For evhttp_set_bevcb: a new guarded bufferevent (TLS when ssl != NULL).
  * Never NULL for TLS (evhttp would fall back to plain text): on failure the
  * connection is refused instead. */
 struct bufferevent *gw_conn_new_bev(struct gw_connset *set, SSL_CTX *ssl);
+
+/* Call when the reply to req has been handed to evhttp completely (its
+ * on_complete callback): closes the connection if the request asked for
+ * it, once the reply has reached the socket. */
+void gw_conn_reply_done(struct gw_connset *set, struct evhttp_request *req);
+/* Shutdown: idle connections close now, the others after their reply. */
+void gw_connset_drain(struct gw_connset *set);
+void gw_connset_free(struct gw_connset *set);
 
 /* Scan a request head (request line + headers, up to and including the
  * empty line) for the guard; exposed for unit tests.  Returns 0 to pass

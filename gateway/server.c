@@ -215,6 +215,7 @@ static void on_msg(json_t *msg, void *arg)
 	} else if (strcmp(t, "shutdown") == 0) {
 		f->draining = true;
 		set_accepting(f, false);
+		gw_connset_drain(&f->conns);
 	} else if (strcmp(t, "exit") == 0) {
 		begin_exit(f);
 	}
@@ -289,6 +290,7 @@ int gw_front_run(struct gw_shared *sh, int ipc_fd)
 	if (f.ev_exit)
 		event_free(f.ev_exit);
 	gw_ipc_free(f.ipc);
+	gw_connset_free(&f.conns);
 	gw_api_free(&f);
 	gw_metrics_free(f.metrics);
 	free(f.pend);
