@@ -30,7 +30,7 @@
 #include "req.h"
 #include "serve.h"
 
-#define RUNS_KEPT 1024
+#define RUNS_KEPT 512
 
 static const char *phrase(int status)
 {
@@ -200,10 +200,12 @@ static void remember_run(struct gw_front *f, json_t *record)
 	}
 	struct gw_runrec *r = &f->runs[f->runs_next];
 	f->runs_next = (f->runs_next + 1) % f->runs_cap;
-	json_decref(r->records);
+	free(r->records);
 	snprintf(r->run_id, sizeof(r->run_id), "%s", rid);
 	snprintf(r->identity, sizeof(r->identity), "%s", ident);
-	r->records = json_pack("[O]", record);
+	json_t *a = json_pack("[O]", record);
+	r->records = a ? json_dumps(a, JSON_COMPACT) : NULL;
+	json_decref(a);
 }
 
 static const struct gw_runrec *find_run(struct gw_front *f, const char *run_id)
@@ -217,7 +219,7 @@ static const struct gw_runrec *find_run(struct gw_front *f, const char *run_id)
 void gw_api_free(struct gw_front *f)
 {
 	for (size_t i = 0; i < f->runs_cap; i++)
-		json_decref(f->runs[i].records);
+		free(f->runs[i].records);
 	free(f->runs);
 	f->runs = NULL;
 }
@@ -340,9 +342,12 @@ static void runs(struct gw_front *f, struct evhttp_request *req, const char *rou
 			reply_err(f, req, route, 404, "not_found", "no run %s", run_id);
 			return;
 		}
-		reply(f, req, route, 200,
-		      json_pack("{s:s,s:O}", "run_id", run_id, "records", r->records), 0);
-		return;
+		json_t *recs = json_loads(r->records, 0, NULL);
+		if (recs) {
+			reply(f, req, route, 200,
+			      json_pack("{s:s,s:o}", "run_id", run_id, "records", recs), 0);
+			return;
+		}
 	}
 	uint64_t id = gw_front_pending_new(f, req, route);
 	if (id == UINT64_MAX) {

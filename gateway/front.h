@@ -33,7 +33,7 @@ struct gw_pending {
 struct gw_runrec {
 	char run_id[64];
 	char identity[65];
-	json_t *records; /* owned array */
+	char *records; /* owned: the records as a compact JSON array */
 };
 
 struct gw_front;

@@ -31,5 +31,5 @@ echo "ratio agentrun/bwrap (/bin/true):        $(ratio "$(med 'agentrun command_
 echo "ratio agentrun/bwrap (python3 -c pass):  $(ratio "$(med 'agentrun command_default python3 -c pass')" "$(med 'bwrap --unshare-all python3 -c pass')")"
 echo "ratio agentrun/bare (python3 -c pass):   $(ratio "$(med 'agentrun command_default python3 -c pass')" "$(med 'bare python3 -c pass')")"
 for extra in tests/bench/bench_*.sh; do
-	[ -f "$extra" ] && bash "$extra"
+	if [ -f "$extra" ]; then bash "$extra"; fi
 done
