@@ -91,6 +91,16 @@ void gw_connset_drain(struct gw_connset *set)
 			}
 }
 
+bool gw_connset_writing(const struct gw_connset *set)
+{
+	for (size_t i = 0; set->map && i < set->map_cap; i++)
+		for (struct gw_conn *c = set->map[i]; c; c = c->map_next)
+			if (evbuffer_get_length(bufferevent_get_output(c->under)) > 0 ||
+			    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+				return true;
+	return false;
+}
+
 void gw_connset_free(struct gw_connset *set)
 {
 	free(set->map);

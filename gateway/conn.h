@@ -65,6 +65,8 @@ struct bufferevent *gw_conn_new_bev(struct gw_connset *set, SSL_CTX *ssl);
 void gw_conn_reply_done(struct gw_connset *set, struct evhttp_request *req);
 /* Shutdown: idle connections close now, the others after their reply. */
 void gw_connset_drain(struct gw_connset *set);
+/* Is any reply still on its way to a socket? */
+bool gw_connset_writing(const struct gw_connset *set);
 void gw_connset_free(struct gw_connset *set);
 
 /* Scan a request head (request line + headers, up to and including the

@@ -105,6 +105,11 @@ static int audit(struct gw_mon *m, json_t *rec, json_t **written)
 	off_t before = m->audit_ro >= 0 && fstat(m->audit_ro, &st) == 0 ? st.st_size : -1;
 
 	snprintf(prev, sizeof(prev), "%s", al_audit_last_mac(m->audit));
+	if (json_object_get(rec, "identity") == NULL) {
+		/* the gateway's own events */
+		json_object_set_new(rec, "identity", json_string("agentgw"));
+		json_object_set_new(rec, "identity_verified", json_false());
+	}
 	if (json_object_get(rec, "policy_sha256") == NULL)
 		json_object_set_new(rec, "policy_sha256", json_string(m->pol->p->sha256));
 	if (al_audit_write(m->audit, rec, &err) < 0) {

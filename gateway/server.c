@@ -94,6 +94,17 @@ static void set_accepting(struct gw_front *f, bool on)
 	}
 }
 
+/* Shutdown: close the listening sockets, so new clients are refused at once
+ * rather than left waiting in the backlog. */
+static void close_listeners(struct gw_front *f)
+{
+	for (size_t i = 0; i < f->nbound; i++) {
+		int w = f->sh->ls[i].tls ? 1 : 0;
+		evhttp_del_accept_socket(f->http[w], f->bound[i]);
+	}
+	f->nbound = 0;
+}
+
 static void on_conn_count(size_t n, void *arg)
 {
 	struct gw_front *f = arg;
@@ -149,7 +160,7 @@ static void on_exit_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct gw_front *f = arg;
 
-	if ((f->pend_used == 0 && f->replies_in_flight <= 0) ||
+	if ((f->pend_used == 0 && f->replies_in_flight <= 0 && !gw_connset_writing(&f->conns)) ||
 	    al_now_ms() >= f->exit_deadline_ms) {
 		event_base_loopbreak(f->base);
 		return;
@@ -214,7 +225,7 @@ static void on_msg(json_t *msg, void *arg)
 		new_policy(f, msg);
 	} else if (strcmp(t, "shutdown") == 0) {
 		f->draining = true;
-		set_accepting(f, false);
+		close_listeners(f);
 		gw_connset_drain(&f->conns);
 	} else if (strcmp(t, "exit") == 0) {
 		begin_exit(f);

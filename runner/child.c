@@ -1,8 +1,8 @@
 /* Inside the sandbox: the pid-1 init and the payload.
  *
  * init (pid 1 of the new pid namespace, still root, no untrusted code):
- *   wait for the supervisor's "go" (it has put us in the run's cgroup),
- *   enter a new cgroup namespace, build the root (mounts.c), fork the
+ *   build the root (mounts.c), wait for the supervisor's "go" (it has put
+ *   us in the run's cgroup), enter a new cgroup namespace, fork the
  *   payload, then reap until the payload exits and report its wait status
  *   on status_fd.  When init exits the kernel kills everything left in the
  *   namespace — that is how background grandchildren die.
@@ -15,9 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
-#include <grp.h>
 #include <sched.h>
-#include <linux/capability.h>
 #include <linux/seccomp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,6 +28,7 @@
 
 #include "run.h"
 #include "shared/landlock.h"
+#include "shared/privs.h"
 #include "shared/seccomp.h"
 #include "shared/util.h"
 
@@ -48,30 +47,6 @@ static int set_rlimit(int res, rlim_t v, const char *name, al_err *err)
 		rl.rlim_cur = rl.rlim_max = cur.rlim_max; /* never raise a hard limit */
 	if (setrlimit(res, &rl) < 0)
 		return al_err_set(err, errno, "setrlimit %s", name);
-	return 0;
-}
-
-static int drop_privileges(const struct al_child_ctx *c, al_err *err)
-{
-	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
-	struct __user_cap_data_struct data[2];
-
-	for (int cap = 0; cap <= 63; cap++)
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
-			return al_err_set(err, errno, "drop capability %d from the bounding set", cap);
-	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
-		return al_err_set(err, errno, "clear ambient capabilities");
-	if (setgroups(0, NULL) < 0)
-		return al_err_set(err, errno, "setgroups");
-	if (setresgid(c->gid, c->gid, c->gid) < 0)
-		return al_err_set(err, errno, "setresgid %u", (unsigned)c->gid);
-	if (setresuid(c->uid, c->uid, c->uid) < 0)
-		return al_err_set(err, errno, "setresuid %u", (unsigned)c->uid);
-	memset(data, 0, sizeof(data));
-	if (syscall(SYS_capset, &hdr, data) < 0)
-		return al_err_set(err, errno, "capset");
-	if (c->uid != 0 && (setresuid(0, 0, 0) == 0 || getuid() == 0))
-		return al_err_set(err, EPERM, "privileges could be regained after dropping them");
 	return 0;
 }
 
@@ -133,7 +108,7 @@ static __attribute__((noreturn)) void payload(struct al_child_ctx *c)
 		child_fail(c->err_fd, &err);
 	if (chdir(cwd) < 0)
 		al_err_set(&err, errno, "chdir %s", cwd), child_fail(c->err_fd, &err);
-	if (drop_privileges(c, &err) < 0)
+	if (al_drop_privileges(c->uid, c->gid, 0, &err) < 0)
 		child_fail(c->err_fd, &err);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		al_err_set(&err, errno, "no_new_privs"), child_fail(c->err_fd, &err);
@@ -160,17 +135,17 @@ void al_child_init(struct al_child_ctx *c)
 	al_err err = {0};
 	char go;
 
-	/* The supervisor has put us in the cgroup when it writes "go"; EOF
-	 * means it died. */
+	/* The root is built while the supervisor creates the cgroup (the two
+	 * overlap); "go" says we are in it, EOF that the supervisor died. */
+	if (sethostname("agentrun", 8) < 0)
+		al_err_set(&err, errno, "sethostname"), child_fail(c->err_fd, &err);
+	if (al_mounts_setup(c, &err) < 0)
+		child_fail(c->err_fd, &err);
 	if (read(c->sync_fd, &go, 1) != 1)
 		_exit(125);
 	close(c->sync_fd);
 	if (unshare(CLONE_NEWCGROUP) < 0)
 		al_err_set(&err, errno, "unshare cgroup namespace"), child_fail(c->err_fd, &err);
-	if (sethostname("agentrun", 8) < 0)
-		al_err_set(&err, errno, "sethostname"), child_fail(c->err_fd, &err);
-	if (al_mounts_setup(c, &err) < 0)
-		child_fail(c->err_fd, &err);
 
 	pid_t pid = fork();
 	if (pid < 0)

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <linux/filter.h>
+#include <linux/sched.h>
 
 #include "run.h"
 #include "shared/cgroup.h"
@@ -209,6 +210,17 @@ static int make_code_fd(const struct al_run_spec *s, al_err *err)
 	return fd;
 }
 
+static int create_cgroup(const struct al_run_spec *spec, const struct al_run_opts *opts,
+			 struct al_cgroup **cg, enum al_run_failure *failure, al_err *err)
+{
+	if (al_cgroup_create(opts->cgroup_parent ? opts->cgroup_parent : "agentlaunch",
+			     spec->run_id, &spec->limits, cg, err) < 0) {
+		*failure = AL_RUN_UNENFORCEABLE;
+		return -1;
+	}
+	return 0;
+}
+
 int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
 	   struct al_run_result *res, enum al_run_failure *failure, al_err *err)
 {
@@ -282,11 +294,11 @@ int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
 	if (al_mkdir_p(ROOT_DIR, 0755, err) < 0)
 		goto out;
 
-	if (al_cgroup_create(opts->cgroup_parent ? opts->cgroup_parent : "agentlaunch",
-			     spec->run_id, l, &cg, err) < 0) {
-		*failure = AL_RUN_UNENFORCEABLE;
+	/* v2: the group first, the sandbox is born in it (CLONE_INTO_CGROUP).
+	 * v1: clone first and create the group while the child builds its
+	 * root; the child waits for "go" before it forks the payload. */
+	if (caps.version == AL_CG_V2 && create_cgroup(spec, opts, &cg, failure, err) < 0)
 		goto out;
-	}
 
 	if (pipe2(sync_p, O_CLOEXEC) < 0 || pipe2(errmsg_p, O_CLOEXEC) < 0 ||
 	    pipe2(status_p, O_CLOEXEC) < 0) {
@@ -335,7 +347,14 @@ int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
 	}
 
 	t0 = al_now_us();
-	pid = (pid_t)syscall(SYS_clone, NS_FLAGS | SIGCHLD, NULL, NULL, NULL, NULL);
+	if (cg != NULL) {
+		struct clone_args ca = {.flags = NS_FLAGS | CLONE_INTO_CGROUP,
+					.exit_signal = SIGCHLD,
+					.cgroup = (uint64_t)al_cgroup_dirfd(cg)};
+		pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+	} else {
+		pid = (pid_t)syscall(SYS_clone, NS_FLAGS | SIGCHLD, NULL, NULL, NULL, NULL);
+	}
 	if (pid < 0) {
 		al_err_set(err, errno, "clone the sandbox (mount/pid/net/ipc/uts namespaces)");
 		*failure = AL_RUN_UNENFORCEABLE;
@@ -368,7 +387,12 @@ int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
 		in_p[0] = out_p[1] = err_p[1] = -1;
 	}
 
-	if (al_cgroup_attach(cg, pid, err) < 0 || write(sync_p[1], "g", 1) != 1) {
+	if (cg == NULL && (create_cgroup(spec, opts, &cg, failure, err) < 0 ||
+			   al_cgroup_attach(cg, pid, err) < 0)) {
+		kill(pid, SIGKILL);
+		goto reap;
+	}
+	if (write(sync_p[1], "g", 1) != 1) {
 		if (err->msg[0] == '\0')
 			al_err_set(err, errno, "start the sandbox");
 		kill(pid, SIGKILL);

@@ -103,10 +103,12 @@ const char *al_cgroup_path(const struct al_cgroup *cg);
 int al_cgroup_stats(struct al_cgroup *cg, int64_t *peak_mem_bytes, int64_t *cpu_time_ns,
 		    bool *oom_killed, al_err *err);
 
-/* SIGKILL every process in the group.  v2: cgroup.kill when present, else
- * freeze + kill + thaw (cgroup.freeze), else a kill loop; v1: freeze + kill +
- * thaw with the freezer hierarchy, else a kill loop.  Bounded (~1 s); does not
- * wait for the processes to be gone (destroy does). */
+/* SIGKILL every process in the group.  v2: one write to cgroup.kill when
+ * present (returns at once; the kernel kills the whole subtree); else, and on
+ * v1, freeze (v2 cgroup.freeze / v1 freezer hierarchy, when there), SIGKILL
+ * every member, thaw, and repeat SIGKILL rounds until the group is empty
+ * (bounded, ~1 s).  Unfrozen pids are checked for membership through a pidfd
+ * before the signal, so a recycled pid is never hit. */
 int al_cgroup_kill(struct al_cgroup *cg, al_err *err);
 
 /* Kill, wait until the group is empty (bounded, ~1 s), remove it in every

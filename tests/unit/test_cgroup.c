@@ -98,6 +98,25 @@ static bool exists(const char *fmt, ...)
 	return access(p, F_OK) == 0;
 }
 
+/* Where v2 groups go: the root, or $AGENTLAUNCH_CGROUP_BASE below it. */
+static const char *env_base(void)
+{
+	static char b[256];
+	const char *e = getenv("AGENTLAUNCH_CGROUP_BASE");
+
+	snprintf(b, sizeof(b), "%s", e ? e + strspn(e, "/") : "");
+	for (size_t n = strlen(b); n > 0 && b[n - 1] == '/'; n--)
+		b[n - 1] = '\0';
+	return b;
+}
+
+static const char *v2dir(const struct al_cg_caps *caps)
+{
+	static char d[600];
+	snprintf(d, sizeof(d), "%s%s%s", caps->v2_root, *env_base() ? "/" : "", env_base());
+	return d;
+}
+
 /* No directory of the group is left in any hierarchy. */
 static void assert_gone(const struct al_cg_caps *caps, const char *id)
 {
@@ -106,7 +125,7 @@ static void assert_gone(const struct al_cg_caps *caps, const char *id)
 			ck_assert_msg(!exists("/sys/fs/cgroup/%s/%s/%s", hier[i], PARENT, id),
 				      "cgroup %s/%s left in %s", PARENT, id, hier[i]);
 	} else {
-		ck_assert_msg(!exists("%s/%s/%s", caps->v2_root, PARENT, id),
+		ck_assert_msg(!exists("%s/%s/%s", v2dir(caps), PARENT, id),
 			      "cgroup %s/%s left behind", PARENT, id);
 	}
 }
@@ -192,7 +211,7 @@ START_TEST(test_create_limits_readback)
 		ck_assert_int_eq(al_cgroup_dirfd(cg), -1);
 		ck_assert(strstr(al_cgroup_path(cg), "/memory/" PARENT "/") != NULL);
 	} else {
-		const char *r = caps.v2_root;
+		const char *r = v2dir(&caps);
 		ck_assert_str_eq(slurp("%s/" PARENT "/%s/memory.max", r, id), "33554432");
 		if (caps.swap_max)
 			ck_assert_str_eq(slurp("%s/" PARENT "/%s/memory.swap.max", r, id), "0");
@@ -213,7 +232,7 @@ START_TEST(test_create_limits_readback)
 	if (caps.version == AL_CG_V1)
 		ck_assert(!exists("/sys/fs/cgroup/%s/%s/%s", "cpu", PARENT, id));
 	else
-		ck_assert_str_eq(slurp("%s/" PARENT "/%s/cpu.max", caps.v2_root, id), "max 100000");
+		ck_assert_str_eq(slurp("%s/" PARENT "/%s/cpu.max", v2dir(&caps), id), "max 100000");
 	ck_assert_msg(al_cgroup_destroy(cg, &err) == 0, "destroy: %s", err.msg);
 	assert_gone(&caps, id);
 }
@@ -287,7 +306,8 @@ START_TEST(test_attach_cpu_time)
 			ck_assert_msg(strstr(pc, want) != NULL, "%s not in %s", want, pc);
 		}
 	} else {
-		snprintf(want, sizeof(want), "0::/%s/%s", PARENT, id);
+		snprintf(want, sizeof(want), "0::/%s%s%s/%s", env_base(), *env_base() ? "/" : "",
+			 PARENT, id);
 		ck_assert_msg(strstr(pc, want) != NULL, "%s not in %s", want, pc);
 	}
 	release(go);
@@ -445,7 +465,7 @@ START_TEST(test_sweep)
 				snprintf(p, sizeof(p), "/sys/fs/cgroup/%s/%s/%s", hier[i], PARENT,
 					 names[k]);
 			else
-				snprintf(p, sizeof(p), "%s/%s/%s", caps.v2_root, PARENT, names[k]);
+				snprintf(p, sizeof(p), "%s/%s/%s", v2dir(&caps), PARENT, names[k]);
 			ck_assert_msg(mkdir(p, 0755) == 0, "mkdir %s: %s", p, strerror(errno));
 		}
 		/* p is now the busy group of this hierarchy */
@@ -465,8 +485,8 @@ START_TEST(test_sweep)
 		ck_assert(exists("/sys/fs/cgroup/%s/%s/%s", "memory", PARENT, busy));
 		ck_assert(exists("/sys/fs/cgroup/%s/%s/%s", "memory", PARENT, owned));
 	} else {
-		ck_assert(exists("%s/%s/%s", caps.v2_root, PARENT, busy));
-		ck_assert(exists("%s/%s/%s", caps.v2_root, PARENT, owned));
+		ck_assert(exists("%s/%s/%s", v2dir(&caps), PARENT, busy));
+		ck_assert(exists("%s/%s/%s", v2dir(&caps), PARENT, owned));
 	}
 	/* Once the process is gone, the busy group goes too; the owned one stays. */
 	release(go);
@@ -509,7 +529,8 @@ START_TEST(test_clone_into_cgroup)
 			if (ns)
 				snprintf(want, sizeof(want), "0::/\n");
 			else
-				snprintf(want, sizeof(want), "0::/%s/%s\n", PARENT, id);
+				snprintf(want, sizeof(want), "0::/%s%s%s/%s\n", env_base(),
+					 *env_base() ? "/" : "", PARENT, id);
 			pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
 			ck_assert_msg(pid >= 0, "clone3: %s", strerror(errno));
 			if (pid == 0) {
@@ -689,13 +710,31 @@ static int fake_rmdirat(int dfd, const char *name, void *arg)
 	return unlinkat(dfd, name, AT_REMOVEDIR);
 }
 
-static char fake_root[64];
+/* Every fake tree lives under fake_base, made and removed by the parent
+ * (an unchecked fixture), so a failing test leaves nothing in /tmp. */
+static char fake_base[64], fake_root[128];
 static struct fake fk;
 static const struct al_cg_fakefs fakefs = {fake_mkdirat, fake_rmdirat, &fk};
 
+static void fake_base_make(void)
+{
+	snprintf(fake_base, sizeof(fake_base), "/tmp/cgfake.XXXXXX");
+	if (mkdtemp(fake_base) == NULL)
+		fake_base[0] = '\0';
+}
+
+static void fake_base_remove(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fake_base);
+	if (fake_base[0] && system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", fake_base);
+}
+
 static void fake_setup(const char *controllers)
 {
-	snprintf(fake_root, sizeof(fake_root), "/tmp/cgfake.XXXXXX");
+	ck_assert_msg(fake_base[0], "no temp dir");
+	snprintf(fake_root, sizeof(fake_root), "%s/root.XXXXXX", fake_base);
 	ck_assert_ptr_nonnull(mkdtemp(fake_root));
 	int d = open(fake_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	put(d, "cgroup.controllers", controllers);
@@ -990,7 +1029,7 @@ static void remove_test_parent(void)
 			rmdir(p);
 		}
 	} else if (caps.version == AL_CG_V2) {
-		snprintf(p, sizeof(p), "%s/%s", caps.v2_root, PARENT);
+		snprintf(p, sizeof(p), "%s/%s", v2dir(&caps), PARENT);
 		rmdir(p);
 	}
 }
@@ -1018,6 +1057,7 @@ int main(void)
 	tcase_add_test(fake, test_fake_v2_fail_closed);
 	tcase_add_test(fake, test_fake_v2_base);
 	tcase_add_test(fake, test_fake_v2_sweep);
+	tcase_add_unchecked_fixture(fake, fake_base_make, fake_base_remove);
 	suite_add_tcase(s, real);
 	suite_add_tcase(s, fake);
 

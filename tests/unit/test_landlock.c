@@ -93,19 +93,37 @@ static void require_abi(int min)
 		      abi);
 }
 
-static char tmp[64], outside[64];
+/* Temp dirs live under base, made and removed by the parent (an unchecked
+ * fixture), so a failing test leaves nothing in /tmp. */
+static char base[64], tmp[128], outside[128];
+
+static void base_make(void)
+{
+	snprintf(base, sizeof(base), "/tmp/lltest.XXXXXX");
+	if (mkdtemp(base) == NULL)
+		base[0] = '\0';
+}
+
+static void base_remove(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
+	if (base[0] && system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", base);
+}
 
 static void make_dirs(void)
 {
-	snprintf(tmp, sizeof(tmp), "/tmp/lltest.XXXXXX");
-	snprintf(outside, sizeof(outside), "/tmp/lltest-out.XXXXXX");
+	ck_assert_msg(base[0], "no temp dir");
+	snprintf(tmp, sizeof(tmp), "%s/rw.XXXXXX", base);
+	snprintf(outside, sizeof(outside), "%s/out.XXXXXX", base);
 	ck_assert_ptr_nonnull(mkdtemp(tmp));
 	ck_assert_ptr_nonnull(mkdtemp(outside));
 }
 
 static void rm_dirs(void)
 {
-	char cmd[200];
+	char cmd[300];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", tmp, outside);
 	ck_assert_int_eq(system(cmd), 0);
 }
@@ -471,6 +489,7 @@ int main(void)
 	TCase *tc = tcase_create("landlock");
 
 	tcase_set_timeout(tc, 30);
+	tcase_add_unchecked_fixture(tc, base_make, base_remove);
 	tcase_add_test(tc, test_abi);
 	tcase_add_test(tc, test_fs_read_write);
 	tcase_add_test(tc, test_fs_file_rule);
