@@ -297,7 +297,7 @@ struct la_ctx {
 	char rep_buf[4096];
 	size_t rep_len;
 	char errmsg[2048];
-	bool exec_done, init_exited, got_status, listener_armed;
+	bool exec_reported, init_exited, got_status, listener_armed, abort;
 	int agent_status;
 	unsigned relay_fds_wanted, relay_fds_got;
 	int pending_signal;

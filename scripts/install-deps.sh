@@ -7,6 +7,9 @@ BUILD_PKGS="build-essential pkg-config libseccomp-dev libnl-3-dev libnl-route-3-
 libcgroup-dev libjansson-dev libevent-dev libssl-dev check"
 TEST_PKGS="python3 curl iproute2 procps openssl util-linux"
 BENCH_PKGS="bubblewrap hyperfine"
+# deploy: the deployment tests (tests/deploy/): a booted systemd guest
+# (debootstrap + systemd-nspawn), containers (podman + runc), the VM test (qemu).
+DEPLOY_PKGS="debootstrap systemd-container podman runc uidmap qemu-system-x86 e2fsprogs"
 
 want="$BUILD_PKGS"
 case "${1:-build}" in
@@ -14,7 +17,8 @@ build) ;;
 test) want="$want $TEST_PKGS" ;;
 bench) want="$want $TEST_PKGS $BENCH_PKGS" ;;
 all) want="$want $TEST_PKGS $BENCH_PKGS nodejs" ;;
-*) echo "usage: $0 [build|test|bench|all]" >&2; exit 2 ;;
+deploy) want="$want $TEST_PKGS $DEPLOY_PKGS" ;;
+*) echo "usage: $0 [build|test|bench|all|deploy]" >&2; exit 2 ;;
 esac
 
 missing=""

@@ -43,3 +43,42 @@ need_root() {
 		exit 0
 	fi
 }
+
+# An "outside host" the tests own: a network namespace with a veth to the
+# host (198.18.x.2/30 inside, .1 on the host end: the benchmarking range,
+# never routed), a TCP listener on OUTSIDE_IP:OUTSIDE_PORT inside it.  The
+# host can reach it, so a check that a sandbox cannot is meaningful; no
+# traffic ever leaves this machine.  outside_host_down removes it all.
+OUTSIDE_NS=
+outside_host_up() {
+	local n=$(($$ % 250 + 1))
+	OUTSIDE_NS=al-out-$$
+	OUTSIDE_IP=198.18.$n.2
+	OUTSIDE_PORT=8081
+	ip netns add "$OUTSIDE_NS" || return 1
+	ip link add "alo$$" type veth peer name eth0 netns "$OUTSIDE_NS" || return 1
+	ip addr add "198.18.$n.1/30" dev "alo$$" && ip link set "alo$$" up &&
+		ip -n "$OUTSIDE_NS" addr add "$OUTSIDE_IP/30" dev eth0 &&
+		ip -n "$OUTSIDE_NS" link set eth0 up && ip -n "$OUTSIDE_NS" link set lo up || return 1
+	ip netns exec "$OUTSIDE_NS" /usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(64); s.settimeout(120)
+while True:
+    try: c, _ = s.accept(); c.close()
+    except OSError: break
+' "$OUTSIDE_IP" "$OUTSIDE_PORT" >/dev/null 2>&1 &
+	OUTSIDE_PID=$!
+	for _ in $(seq 50); do
+		ip netns exec "$OUTSIDE_NS" ss -ltn 2>/dev/null | grep -q ":$OUTSIDE_PORT " && return 0
+		sleep 0.05
+	done
+	return 1
+}
+outside_host_down() {
+	[ -n "$OUTSIDE_NS" ] || return 0
+	kill "$OUTSIDE_PID" 2>/dev/null
+	ip link del "alo$$" 2>/dev/null
+	ip netns del "$OUTSIDE_NS" 2>/dev/null
+	OUTSIDE_NS=
+}
