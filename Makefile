@@ -58,7 +58,7 @@ RUNNER_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(wildcard runner/*.c))
 GATEWAY_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(wildcard gateway/*.c))
 LAUNCHER_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(wildcard launcher/*.c))
 
-BINS := $(B)/bin/agentrun $(B)/bin/al-helper
+BINS := $(B)/bin/agentrun $(B)/bin/al-helper $(B)/bin/al-mock-c
 ifneq ($(GATEWAY_OBJS),)
 BINS += $(B)/bin/agentgw
 endif
@@ -96,6 +96,11 @@ $(B)/bin/al-helper: tests/helper/helper.c
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -static -pthread -o $@ $<
 
+# The C mock agent runs its checks in-process (it cannot exec): static too.
+$(B)/bin/al-mock-c: tests/mock_agent/c_agent.c
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -static -pthread -o $@ $<
+
 $(B)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $< $(LIB) $(GW_LIBS) $(LIBS) $(CHECK_LIBS)
@@ -106,15 +111,36 @@ test: all $(UNIT_BINS)
 bench: all
 	@./tests/bench/bench.sh
 
-install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SYSCONFDIR) \
-		$(DESTDIR)/var/log/agentlaunch $(DESTDIR)/var/lib/agentlaunch/work
-	install -m 0755 $(filter-out $(B)/bin/agentrun $(B)/bin/al-helper,$(BINS)) $(DESTDIR)$(BINDIR)/ 2>/dev/null || true
+# make install [PREFIX=/usr/local] [DESTDIR=] [UNITDIR=...] [NOBUILD=1]
+# NOBUILD=1 installs what is already in $(B)/bin (no compiler needed).
+# Files under $(SYSCONFDIR) that exist are never replaced (scripts/install.sh
+# handles upgrades of edited configuration).
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+DOCDIR ?= $(PREFIX)/share/doc/agentlaunch
+SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' \
+	-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g'
+install: $(if $(NOBUILD),,all)
+	@for b in $(BINS); do test -x $$b || { echo "install: $$b missing: run make first" >&2; exit 1; }; done
+	install -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SYSCONFDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/agents $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR) \
+		$(DESTDIR)/var/lib/agentlaunch $(DESTDIR)/var/lib/agentlaunch/work
+	install -d -m 0750 $(DESTDIR)/var/log/agentlaunch
+	install -m 0755 $(filter-out $(B)/bin/agentrun $(B)/bin/al-helper $(B)/bin/al-mock-c,$(BINS)) $(DESTDIR)$(BINDIR)/
 	install -m 0755 $(B)/bin/agentrun $(DESTDIR)$(LIBEXECDIR)/agentrun
-	ln -sf $(LIBEXECDIR)/agentrun $(DESTDIR)$(BINDIR)/agentrun
-	test -e $(DESTDIR)$(SYSCONFDIR)/default.json || install -m 0644 policy/default.json $(DESTDIR)$(SYSCONFDIR)/default.json
+	ln -sfn $(LIBEXECDIR)/agentrun $(DESTDIR)$(BINDIR)/agentrun
+	install -m 0755 deploy/al-cgroup-leaf $(DESTDIR)$(LIBEXECDIR)/al-cgroup-leaf
+	$(SUBST) deploy/agentlaunch-agent > $(DESTDIR)$(LIBEXECDIR)/agentlaunch-agent
+	chmod 0755 $(DESTDIR)$(LIBEXECDIR)/agentlaunch-agent
+	$(SUBST) deploy/agentgw.service > $(DESTDIR)$(UNITDIR)/agentgw.service
+	$(SUBST) deploy/agentlaunch@.service > '$(DESTDIR)$(UNITDIR)/agentlaunch@.service'
+	chmod 0644 $(DESTDIR)$(UNITDIR)/agentgw.service '$(DESTDIR)$(UNITDIR)/agentlaunch@.service'
 	install -m 0644 policy/default.json $(DESTDIR)$(SYSCONFDIR)/default.json.dist
-	chmod 0750 $(DESTDIR)/var/log/agentlaunch
+	test -e $(DESTDIR)$(SYSCONFDIR)/default.json || install -m 0644 policy/default.json $(DESTDIR)$(SYSCONFDIR)/default.json
+	test -e $(DESTDIR)$(SYSCONFDIR)/policy.json || install -m 0644 policy/default.json $(DESTDIR)$(SYSCONFDIR)/policy.json
+	test -e $(DESTDIR)$(SYSCONFDIR)/agentgw.env || install -m 0644 deploy/agentgw.env $(DESTDIR)$(SYSCONFDIR)/agentgw.env
+	test -e $(DESTDIR)$(SYSCONFDIR)/tokens.json || (umask 077 && echo '{"tokens": []}' > $(DESTDIR)$(SYSCONFDIR)/tokens.json)
+	install -m 0644 deploy/example.conf.sample $(DESTDIR)$(SYSCONFDIR)/agents/example.conf.sample
+	install -m 0644 $(wildcard docs/*.md) $(DESTDIR)$(DOCDIR)/
 
 format:
 	clang-format -i $(wildcard */*.c */*.h tests/*/*.c)

@@ -118,11 +118,10 @@ static void reply(struct gw_front *f, struct evhttp_request *req, const char *ro
 		evbuffer_free(b);
 }
 
-static void reply_err(struct gw_front *f, struct evhttp_request *req, const char *route,
-		      int status, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 6, 7)));
-static void reply_err(struct gw_front *f, struct evhttp_request *req, const char *route,
-		      int status, const char *code, const char *fmt, ...)
+static void reply_err(struct gw_front *f, struct evhttp_request *req, const char *route, int status,
+		      const char *code, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static void reply_err(struct gw_front *f, struct evhttp_request *req, const char *route, int status,
+		      const char *code, const char *fmt, ...)
 {
 	char msg[600];
 	va_list ap;
@@ -333,7 +332,8 @@ static void runs(struct gw_front *f, struct evhttp_request *req, const char *rou
 	if (!auth_ok(f, req, route, &who))
 		return;
 	if (!run_id_shape(run_id)) {
-		reply_err(f, req, route, 404, "not_found", "no such run (run ids look like r-<hex>)");
+		reply_err(f, req, route, 404, "not_found",
+			  "no such run (run ids look like r-<hex>)");
 		return;
 	}
 	const struct gw_runrec *r = find_run(f, run_id);
@@ -354,9 +354,9 @@ static void runs(struct gw_front *f, struct evhttp_request *req, const char *rou
 		reply_err(f, req, route, 503, "overloaded", "too many requests in progress");
 		return;
 	}
-	json_t *msg = json_pack("{s:s,s:I,s:s,s:o}", "t", "find_run", "id", (json_int_t)id,
-				"run_id", run_id, "token",
-				tok ? json_stringn(tok, tl) : json_null());
+	json_t *msg =
+	    json_pack("{s:s,s:I,s:s,s:o}", "t", "find_run", "id", (json_int_t)id, "run_id", run_id,
+		      "token", tok ? json_stringn(tok, tl) : json_null());
 	if (msg == NULL || gw_front_send(f, msg) < 0) {
 		gw_front_pending_free(f, gw_front_pending_get(f, id));
 		reply_err(f, req, route, 503, "overloaded", "the gateway's monitor is unavailable");
@@ -382,13 +382,13 @@ static void metrics(struct gw_front *f, struct evhttp_request *req, const char *
 	if (!auth_ok(f, req, route, &who))
 		return;
 	struct gw_gauges g = {
-		.active_runs = f->active,
-		.queued_runs = f->queued,
-		.violations = f->violations,
-		.audit_write_errors = f->audit_errors,
-		.connections = (int64_t)f->conns.n,
-		.uptime_s = (al_now_ms() - f->sh->start_ms) / 1000,
-		.audit_ok = f->audit_ok,
+	    .active_runs = f->active,
+	    .queued_runs = f->queued,
+	    .violations = f->violations,
+	    .audit_write_errors = f->audit_errors,
+	    .connections = (int64_t)f->conns.n,
+	    .uptime_s = (al_now_ms() - f->sh->start_ms) / 1000,
+	    .audit_ok = f->audit_ok,
 	};
 	gw_metrics_request(f->metrics, route, 200); /* counted before rendering */
 	struct evbuffer *b = evbuffer_new();
@@ -439,8 +439,8 @@ void gw_api_handle(struct evhttp_request *req, void *arg)
 	if (rj) {
 		int st = atoi(rj);
 		if (st == 413)
-			reply_err(f, req, "other", 413, "too_large",
-				  "request body over %lld bytes", (long long)f->cfg->body_max);
+			reply_err(f, req, "other", 413, "too_large", "request body over %lld bytes",
+				  (long long)f->cfg->body_max);
 		else if (st == 414)
 			reply_err(f, req, "other", 414, "too_large",
 				  "request target longer than %d bytes", GW_URI_MAX);
@@ -459,13 +459,13 @@ void gw_api_handle(struct evhttp_request *req, void *arg)
 		const char *label;
 		enum evhttp_cmd_type method;
 	} routes[] = {
-		{"/v1/exec", "/v1/exec", EVHTTP_REQ_POST},
-		{"/v1/run", "/v1/run", EVHTTP_REQ_POST},
-		{"/v1/plan", "/v1/plan", EVHTTP_REQ_POST},
-		{"/v1/capabilities", "/v1/capabilities", EVHTTP_REQ_GET},
-		{"/healthz", "/healthz", EVHTTP_REQ_GET},
-		{"/metrics", "/metrics", EVHTTP_REQ_GET},
-		{"/v1/runs/", "/v1/runs", EVHTTP_REQ_GET},
+	    {"/v1/exec", "/v1/exec", EVHTTP_REQ_POST},
+	    {"/v1/run", "/v1/run", EVHTTP_REQ_POST},
+	    {"/v1/plan", "/v1/plan", EVHTTP_REQ_POST},
+	    {"/v1/capabilities", "/v1/capabilities", EVHTTP_REQ_GET},
+	    {"/healthz", "/healthz", EVHTTP_REQ_GET},
+	    {"/metrics", "/metrics", EVHTTP_REQ_GET},
+	    {"/v1/runs/", "/v1/runs", EVHTTP_REQ_GET},
 	};
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		const char *rp = routes[i].path, *label = routes[i].label;

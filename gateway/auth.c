@@ -35,7 +35,8 @@ static bool parse_hash(const char *hex, size_t len, unsigned char out[32])
 	if (len != 64)
 		return false;
 	for (size_t i = 0; i < 32; i++) {
-		int hi = hexval((unsigned char)hex[2 * i]), lo = hexval((unsigned char)hex[2 * i + 1]);
+		int hi = hexval((unsigned char)hex[2 * i]),
+		    lo = hexval((unsigned char)hex[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return false;
 		out[i] = (unsigned char)(hi << 4 | lo);
@@ -74,21 +75,23 @@ int gw_auth_load_file(struct gw_auth *a, const char *path, al_err *err)
 	json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
 	cleanup_json json_t *hold = root;
 	if (root == NULL)
-		return al_err_set(err, EINVAL, "tokens file %s: line %d: %s", path, je.line, je.text);
+		return al_err_set(err, EINVAL, "tokens file %s: line %d: %s", path, je.line,
+				  je.text);
 	const char *k;
 	json_t *v;
 	json_object_foreach(root, k, v)
 	{
 		if (strcmp(k, "tokens") != 0)
-			return al_err_set(err, EINVAL, "tokens file %s: unknown field \"%.64s\"", path,
-					  k);
+			return al_err_set(err, EINVAL, "tokens file %s: unknown field \"%.64s\"",
+					  path, k);
 	}
 	json_t *arr = json_object_get(root, "tokens");
 	if (!json_is_array(arr))
-		return al_err_set(err, EINVAL,
-				  "tokens file %s: want {\"tokens\": [{\"identity\": ..., \"sha256\": "
-				  "...}]}",
-				  path);
+		return al_err_set(
+		    err, EINVAL,
+		    "tokens file %s: want {\"tokens\": [{\"identity\": ..., \"sha256\": "
+		    "...}]}",
+		    path);
 	size_t i;
 	json_array_foreach(arr, i, v)
 	{

@@ -16,7 +16,7 @@ struct gw_token {
 };
 
 struct gw_auth {
-	bool enabled;       /* --tokens or --token-fd given: every request needs a token */
+	bool enabled;	    /* --tokens or --token-fd given: every request needs a token */
 	struct gw_token *v; /* owned */
 	size_t n;
 };

@@ -140,21 +140,21 @@ json_t *gw_caps_to_json(const struct gw_caps *c, const struct al_policy *p)
 
 	for (size_t i = 0; p && i < p->n_profiles; i++) {
 		bool ok = gw_caps_profile_ok(c, &p->profiles[i], why, sizeof(why));
-		json_object_set_new(profiles, p->profiles[i].name,
-				    json_pack("{s:b,s:s?}", "enforceable", ok, "missing",
-					      ok ? NULL : why));
+		json_object_set_new(
+		    profiles, p->profiles[i].name,
+		    json_pack("{s:b,s:s?}", "enforceable", ok, "missing", ok ? NULL : why));
 	}
 	json_t *o = json_pack(
-		"{s:{s:b,s:b,s:b,s:b,s:b,s:b,s:b},"
-		"s:{s:s,s:{s:b,s:b,s:b,s:b},s:b},"
-		"s:{s:b,s:b},s:{s:i,s:b},s:o}",
-		"namespaces", "mnt", c->ns_mnt, "pid", c->ns_pid, "net", c->ns_net, "ipc", c->ns_ipc,
-		"uts", c->ns_uts, "cgroup", c->ns_cgroup, "user", c->ns_user, "cgroup", "version",
-		al_cgroup_version_name(c->cg_probed ? c->cg.version : AL_CG_NONE), "controllers",
-		"memory", c->cg.memory, "cpu", c->cg.cpu, "pids", c->cg.pids, "cpuacct",
-		c->cg.cpuacct, "swap_accounting", c->cg.memsw || c->cg.swap_max, "seccomp", "filter",
-		c->seccomp_filter, "user_notification", c->seccomp_notify, "landlock", "abi",
-		c->landlock_abi, "available", c->landlock_abi > 0, "profiles", profiles);
+	    "{s:{s:b,s:b,s:b,s:b,s:b,s:b,s:b},"
+	    "s:{s:s,s:{s:b,s:b,s:b,s:b},s:b},"
+	    "s:{s:b,s:b},s:{s:i,s:b},s:o}",
+	    "namespaces", "mnt", c->ns_mnt, "pid", c->ns_pid, "net", c->ns_net, "ipc", c->ns_ipc,
+	    "uts", c->ns_uts, "cgroup", c->ns_cgroup, "user", c->ns_user, "cgroup", "version",
+	    al_cgroup_version_name(c->cg_probed ? c->cg.version : AL_CG_NONE), "controllers",
+	    "memory", c->cg.memory, "cpu", c->cg.cpu, "pids", c->cg.pids, "cpuacct", c->cg.cpuacct,
+	    "swap_accounting", c->cg.memsw || c->cg.swap_max, "seccomp", "filter",
+	    c->seccomp_filter, "user_notification", c->seccomp_notify, "landlock", "abi",
+	    c->landlock_abi, "available", c->landlock_abi > 0, "profiles", profiles);
 	if (o && c->pretend[0])
 		json_object_set_new(o, "pretend_missing", json_string(c->pretend));
 	return o;

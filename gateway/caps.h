@@ -19,7 +19,7 @@ struct gw_caps {
 	struct al_cg_caps cg;
 	bool cg_probed;
 	bool seccomp_filter, seccomp_notify;
-	int landlock_abi; /* 0: none */
+	int landlock_abi;  /* 0: none */
 	char pretend[256]; /* --pretend-missing, for the answer */
 };
 

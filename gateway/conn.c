@@ -21,17 +21,17 @@ enum cstate { C_HEAD, C_BODY, C_PASS, C_DISCARD };
 #define MAP_BUCKETS 4096
 
 struct gw_conn {
-	struct gw_connset *set;     /* borrowed */
-	struct bufferevent *bev;    /* borrowed: the filter evhttp uses (key of the map) */
-	struct bufferevent *under;  /* borrowed: freed by the filter (BEV_OPT_CLOSE_ON_FREE) */
+	struct gw_connset *set;	   /* borrowed */
+	struct bufferevent *bev;   /* borrowed: the filter evhttp uses (key of the map) */
+	struct bufferevent *under; /* borrowed: freed by the filter (BEV_OPT_CLOSE_ON_FREE) */
 	struct gw_conn *map_next;
-	struct event *deadline;     /* owned */
+	struct event *deadline; /* owned */
 	enum cstate state;
 	uint64_t body_left;
-	uint64_t heads;             /* requests framed so far */
-	uint64_t replies;           /* replies completed so far */
-	uint64_t close_after;       /* close after this many replies; 0 = keep alive */
-	bool closing;               /* shut down once the lower output is empty */
+	uint64_t heads;	      /* requests framed so far */
+	uint64_t replies;     /* replies completed so far */
+	uint64_t close_after; /* close after this many replies; 0 = keep alive */
+	bool closing;	      /* shut down once the lower output is empty */
 	bool armed;
 	bool broken; /* setting up TLS failed: refuse the connection */
 };
@@ -181,7 +181,8 @@ static void arm(struct gw_conn *c)
 {
 	if (c->armed)
 		return;
-	struct timeval tv = {c->set->read_timeout_ms / 1000, (c->set->read_timeout_ms % 1000) * 1000};
+	struct timeval tv = {c->set->read_timeout_ms / 1000,
+			     (c->set->read_timeout_ms % 1000) * 1000};
 	event_add(c->deadline, &tv);
 	c->armed = true;
 }
@@ -272,9 +273,8 @@ static bool pass_head(const char *h, size_t hl, struct evbuffer *dst)
 static void reject(struct gw_conn *c, struct evbuffer *src, struct evbuffer *dst, int status)
 {
 	evbuffer_drain(src, evbuffer_get_length(src));
-	evbuffer_add_printf(dst,
-			    "GET / HTTP/1.1\r\n" GW_REJECT_HEADER ": %d\r\nContent-Length: 0\r\n\r\n",
-			    status);
+	evbuffer_add_printf(
+	    dst, "GET / HTTP/1.1\r\n" GW_REJECT_HEADER ": %d\r\nContent-Length: 0\r\n\r\n", status);
 	c->heads++;
 	c->close_after = c->heads;
 	c->state = C_DISCARD;
@@ -349,7 +349,8 @@ static enum bufferevent_filter_result in_filter(struct evbuffer *src, struct evb
 		}
 		uint64_t body = 0;
 		int chunked = 0;
-		int st = gw_conn_check_head(h, hl, c->set->uri_max, c->set->body_max, &body, &chunked);
+		int st =
+		    gw_conn_check_head(h, hl, c->set->uri_max, c->set->body_max, &body, &chunked);
 		if (st) {
 			reject(c, src, dst, st);
 			return BEV_OK;
@@ -400,9 +401,8 @@ struct bufferevent *gw_conn_new_bev(struct gw_connset *set, SSL_CTX *ssl)
 		if (s == NULL) {
 			c->broken = true;
 		} else {
-			under = bufferevent_openssl_socket_new(set->base, -1, s,
-							       BUFFEREVENT_SSL_ACCEPTING,
-							       BEV_OPT_CLOSE_ON_FREE);
+			under = bufferevent_openssl_socket_new(
+			    set->base, -1, s, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 			if (under == NULL) {
 				SSL_free(s);
 				c->broken = true;

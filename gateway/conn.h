@@ -46,11 +46,11 @@ struct gw_connset {
 	struct event_base *base; /* borrowed */
 	size_t body_max, head_max, uri_max;
 	int64_t read_timeout_ms;
-	size_t n;                /* live connections */
-	bool draining;           /* close every connection after its current reply */
+	size_t n;      /* live connections */
+	bool draining; /* close every connection after its current reply */
 	void (*on_count)(size_t n, void *arg);
 	void *arg;
-	struct gw_conn **map;    /* owned hash (filter bufferevent -> connection) */
+	struct gw_conn **map; /* owned hash (filter bufferevent -> connection) */
 	size_t map_cap;
 };
 

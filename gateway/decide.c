@@ -32,9 +32,8 @@ static bool suits(const struct al_profile *pr, const struct gw_request *rq)
 static const struct al_profile *default_profile(const struct al_policy *p,
 						const struct gw_request *rq)
 {
-	const struct al_profile *pr =
-		al_policy_find_profile(p, rq->kind == AL_KIND_CODE ? "python_sandbox"
-								   : "command_default");
+	const struct al_profile *pr = al_policy_find_profile(
+	    p, rq->kind == AL_KIND_CODE ? "python_sandbox" : "command_default");
 	if (pr && suits(pr, rq))
 		return pr;
 	for (size_t i = 0; i < p->n_profiles; i++)
@@ -164,12 +163,12 @@ static void plan_command(const struct al_policy *p, const struct gw_request *rq,
 		return;
 	}
 	struct al_request_view view = {
-		.kind = AL_KIND_COMMAND,
-		.executable = pl->matched_executable,
-		.path = pl->exe,
-		.args = args,
-		.identity = identity,
-		.named_path = named,
+	    .kind = AL_KIND_COMMAND,
+	    .executable = pl->matched_executable,
+	    .path = pl->exe,
+	    .args = args,
+	    .identity = identity,
+	    .named_path = named,
 	};
 	struct al_decision d;
 	al_policy_decide(p, &view, &d);
@@ -197,8 +196,8 @@ static void plan_command(const struct al_policy *p, const struct gw_request *rq,
 			return;
 		}
 		if (strcmp(exe2, pl->exe) != 0) {
-			deny(pl, "%s resolves to %s under profile %s but to %s under %s", pl->argv[0],
-			     exe2, pr->name, pl->exe, p0->name);
+			deny(pl, "%s resolves to %s under profile %s but to %s under %s",
+			     pl->argv[0], exe2, pr->name, pl->exe, p0->name);
 			return;
 		}
 	}
@@ -228,11 +227,11 @@ static void plan_code(const struct al_policy *p, const struct gw_request *rq, co
 	snprintf(pl->matched_executable, sizeof(pl->matched_executable), "%s",
 		 base_name(p0->interpreter));
 	struct al_request_view view = {
-		.kind = AL_KIND_CODE,
-		.executable = pl->matched_executable,
-		.path = pl->exe,
-		.args = "",
-		.identity = identity,
+	    .kind = AL_KIND_CODE,
+	    .executable = pl->matched_executable,
+	    .path = pl->exe,
+	    .args = "",
+	    .identity = identity,
 	};
 	struct al_decision d;
 	al_policy_decide(p, &view, &d);
@@ -289,8 +288,8 @@ void gw_plan_free(struct gw_plan *pl)
 
 static void add_mount(json_t *a, const char *src, const char *dst, const char *mode)
 {
-	json_array_append_new(a, json_pack("{s:s?,s:s,s:s}", "source", src, "target", dst, "mode",
-					   mode));
+	json_array_append_new(
+	    a, json_pack("{s:s?,s:s,s:s}", "source", src, "target", dst, "mode", mode));
 }
 
 json_t *gw_plan_mounts(const struct gw_plan *pl)
@@ -320,8 +319,8 @@ json_t *gw_plan_to_json(const struct gw_plan *pl, const struct al_policy *p)
 
 	if (o == NULL)
 		return NULL;
-	json_object_set_new(o, "decision", json_string(pl->runnable && pl->allowed ? "allow"
-										 : "deny"));
+	json_object_set_new(o, "decision",
+			    json_string(pl->runnable && pl->allowed ? "allow" : "deny"));
 	json_object_set_new(o, "matched_rule", pl->rule ? json_string(pl->rule->id) : json_null());
 	json_object_set_new(o, "reason", pl->has_reason ? json_string(pl->reason) : json_null());
 	json_object_set_new(o, "profile", pr ? json_string(pr->name) : json_null());

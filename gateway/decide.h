@@ -14,23 +14,23 @@
 #include "req.h"
 
 struct gw_plan {
-	bool failed;           /* the request is invalid: err holds the 400 answer */
+	bool failed; /* the request is invalid: err holds the 400 answer */
 	struct gw_apierr err;
-	bool runnable;         /* false: nothing could run (not found, outside mounts, ...) */
-	bool allowed;          /* the policy's effect is allow (and it is runnable) */
-	bool audit_override;   /* audit mode: a denial that runs anyway */
-	const struct al_rule *rule;       /* borrowed from the policy; NULL = default */
+	bool runnable;		    /* false: nothing could run (not found, outside mounts, ...) */
+	bool allowed;		    /* the policy's effect is allow (and it is runnable) */
+	bool audit_override;	    /* audit mode: a denial that runs anyway */
+	const struct al_rule *rule; /* borrowed from the policy; NULL = default */
 	const struct al_profile *profile; /* borrowed; NULL only when no profile exists */
 	char reason[512];
 	bool has_reason;
-	char **argv;    /* owned; commands: argv[0] is the resolved absolute path */
-	char *command;  /* owned; commands: what was asked (the line, or argv joined) */
-	bool shell;     /* runs as /bin/sh -c LINE (profile "shell": true) */
-	char exe[PATH_MAX];   /* resolved program (code: the interpreter's real path) */
+	char **argv;	    /* owned; commands: argv[0] is the resolved absolute path */
+	char *command;	    /* owned; commands: what was asked (the line, or argv joined) */
+	bool shell;	    /* runs as /bin/sh -c LINE (profile "shell": true) */
+	char exe[PATH_MAX]; /* resolved program (code: the interpreter's real path) */
 	char matched_executable[256]; /* what rules saw as "executable" */
 	struct al_limits limits;      /* effective, after clamping */
 	char workspace[PATH_MAX];     /* host path of the workspace */
-	char code_sha256[65];         /* code runs */
+	char code_sha256[65];	      /* code runs */
 };
 
 /* Always fills *out (free with gw_plan_free). */

@@ -44,30 +44,30 @@ struct gw_httpctx {
 };
 
 struct gw_front {
-	struct gw_shared *sh;        /* borrowed */
+	struct gw_shared *sh;	     /* borrowed */
 	const struct gw_config *cfg; /* borrowed */
 	struct event_base *base;     /* owned */
-	struct evhttp *http[2];      /* owned: plain (TCP + unix), TLS */
+	struct evhttp *http[2];	     /* owned: plain (TCP + unix), TLS */
 	struct gw_httpctx hctx[2];
 	struct evhttp_bound_socket *bound[GW_MAX_LISTEN]; /* owned by http */
 	size_t nbound;
 	struct gw_connset conns;
 	bool paused;
-	struct gw_ipc *ipc;          /* owned */
-	struct al_policy *policy;    /* owned; replaced on reload */
-	struct gw_metrics *metrics;  /* owned */
-	struct gw_pending *pend;     /* owned array */
+	struct gw_ipc *ipc;	    /* owned */
+	struct al_policy *policy;   /* owned; replaced on reload */
+	struct gw_metrics *metrics; /* owned */
+	struct gw_pending *pend;    /* owned array */
 	size_t pend_cap, pend_used, max_pending;
-	uint32_t free_head;          /* UINT32_MAX: none */
+	uint32_t free_head; /* UINT32_MAX: none */
 	int64_t active, queued, violations, audit_errors;
 	bool audit_ok;
-	struct gw_runrec *runs;      /* owned ring */
+	struct gw_runrec *runs; /* owned ring */
 	size_t runs_cap, runs_next;
 	bool ready, draining, exiting;
 	int exit_code;
 	int64_t replies_in_flight;
 	int64_t exit_deadline_ms;
-	struct event *ev_exit;       /* owned */
+	struct event *ev_exit; /* owned */
 };
 
 /* api.c */

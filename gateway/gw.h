@@ -18,36 +18,36 @@
 
 #define GW_PROG "agentgw"
 
-#define GW_BODY_MAX_DEFAULT (1u << 20)  /* request body limit (413 too_large) */
-#define GW_HEAD_MAX (16u << 10)         /* request line + headers */
-#define GW_URI_MAX 4096                 /* request target */
+#define GW_BODY_MAX_DEFAULT (1u << 20) /* request body limit (413 too_large) */
+#define GW_HEAD_MAX (16u << 10)	       /* request line + headers */
+#define GW_URI_MAX 4096		       /* request target */
 #define GW_MAX_LISTEN 16
 
 struct gw_config {
 	const char *listen[GW_MAX_LISTEN]; /* borrowed from argv */
 	size_t n_listen;
 	const char *policy_file;
-	const char *audit_file;     /* default GW_DEFAULT_AUDIT */
+	const char *audit_file;	    /* default GW_DEFAULT_AUDIT */
 	const char *audit_key_file; /* NULL: audit_file + ".key" */
 	const char *tokens_file;
-	int token_fd;     /* -1: none */
+	int token_fd;	  /* -1: none */
 	int violation_fd; /* -1: none */
 	const char *tls_cert, *tls_key, *tls_client_ca;
 	int64_t max_concurrency; /* default 4 x CPUs */
-	int64_t queue_max;       /* default 256 */
-	const char *runner;      /* agentrun path; NULL: next to agentgw */
+	int64_t queue_max;	 /* default 256 */
+	const char *runner;	 /* agentrun path; NULL: next to agentgw */
 	bool check_policy;
 	const char *verify_audit;
 	int verbose;
 	/* hidden (tests, tuning) */
-	int64_t read_timeout_ms;  /* request read deadline, default 10 s */
-	int64_t idle_timeout_ms;  /* keep-alive idle, default 30 s */
-	int64_t grace_ms;         /* runs may finish this long after SIGTERM, default 5 s */
-	int64_t body_max;         /* default 1 MiB */
-	int64_t max_connections;  /* default 1024 */
-	const char *privsep_user; /* default "nobody" (65534) */
-	bool privsep_selftest;    /* the front end tries forbidden things at start and logs */
-	bool audit_sync;          /* fdatasync every audit record */
+	int64_t read_timeout_ms;     /* request read deadline, default 10 s */
+	int64_t idle_timeout_ms;     /* keep-alive idle, default 30 s */
+	int64_t grace_ms;	     /* runs may finish this long after SIGTERM, default 5 s */
+	int64_t body_max;	     /* default 1 MiB */
+	int64_t max_connections;     /* default 1024 */
+	const char *privsep_user;    /* default "nobody" (65534) */
+	bool privsep_selftest;	     /* the front end tries forbidden things at start and logs */
+	bool audit_sync;	     /* fdatasync every audit record */
 	const char *pretend_missing; /* caps probe: report these features missing (tests) */
 };
 
@@ -61,12 +61,12 @@ struct gw_apierr {
 };
 
 int gw_apierr_set(struct gw_apierr *e, int status, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 /* Who a request is from. */
 struct gw_who {
 	char identity[65];
-	bool verified;   /* from a token */
+	bool verified;	  /* from a token */
 	char token_id[9]; /* first 8 hex digits of the token's sha256, "" without */
 };
 

@@ -24,8 +24,8 @@ struct frame {
 };
 
 struct gw_ipc {
-	int fd; /* owned */
-	struct event *rev, *wev; /* owned */
+	int fd;			   /* owned */
+	struct event *rev, *wev;   /* owned */
 	struct frame *head, *tail; /* owned queue */
 	size_t queued;
 	char *in; /* owned reassembly buffer */

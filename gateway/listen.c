@@ -26,8 +26,8 @@ static int listen_unix(const char *path, struct gw_listener *l, al_err *err)
 
 	if (path[0] != '/' || strlen(path) >= sizeof(sa.sun_path))
 		return al_err_set(err, EINVAL,
-				  "listen unix:%s: want an absolute path shorter than %zu bytes", path,
-				  sizeof(sa.sun_path));
+				  "listen unix:%s: want an absolute path shorter than %zu bytes",
+				  path, sizeof(sa.sun_path));
 	strcpy(sa.sun_path, path);
 	cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
@@ -85,7 +85,8 @@ static int listen_tcp(const char *addr, bool tls, struct gw_listener *l, al_err 
 	int r = getaddrinfo(host, colon + 1, &hints, &res);
 	if (r != 0)
 		return al_err_set(err, EINVAL, "listen %s: %s", addr, gai_strerror(r));
-	cleanup_close int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	cleanup_close int fd =
+	    socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		int e = errno;
 		freeaddrinfo(res);
@@ -168,7 +169,7 @@ SSL_CTX *gw_tls_new(const char *cert, const char *key, const char *client_ca, al
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-					 SSL_OP_CIPHER_SERVER_PREFERENCE);
+				     SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_session_id_context(ctx, sid, sizeof(sid) - 1);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		ssl_fail(err, "cannot load the certificate chain (--tls-cert)", cert);

@@ -10,12 +10,12 @@
 #include "gw.h"
 
 struct gw_listener {
-	char addr[300];  /* as given */
+	char addr[300];	 /* as given */
 	char shown[320]; /* what it really listens on, e.g. "http://127.0.0.1:41234" */
-	int fd;          /* owned, O_CLOEXEC, listening */
+	int fd;		 /* owned, O_CLOEXEC, listening */
 	bool is_unix;
 	bool tls;
-	char path[108];  /* unix socket path */
+	char path[108]; /* unix socket path */
 };
 
 /* ADDR is HOST:PORT, [V6]:PORT or unix:/path (absolute).  TCP listeners get

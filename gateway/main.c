@@ -14,19 +14,20 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: agentgw --listen ADDR [--listen ADDR...] --policy FILE [--audit FILE]\n"
-		"               [--tokens FILE] [--token-fd N] [--tls-cert F --tls-key F "
-		"[--tls-client-ca F]]\n"
-		"               [--audit-key FILE] [--max-concurrency N] [--queue N] [--runner "
-		"PATH]\n"
-		"               [--violation-fd N] [-v]\n"
-		"       agentgw --check-policy --policy FILE\n"
-		"       agentgw --verify-audit FILE [--audit-key FILE]\n"
-		"  ADDR: HOST:PORT, [V6ADDR]:PORT or unix:/path\n"
-		"  --token-fd N      read \"IDENTITY SHA256HEX\" lines from fd N until EOF at start\n"
-		"  --violation-fd N  read sandbox_violation events (JSON lines) from fd N\n"
-		"See docs/agentgw.md.\n");
+	fprintf(
+	    f,
+	    "usage: agentgw --listen ADDR [--listen ADDR...] --policy FILE [--audit FILE]\n"
+	    "               [--tokens FILE] [--token-fd N] [--tls-cert F --tls-key F "
+	    "[--tls-client-ca F]]\n"
+	    "               [--audit-key FILE] [--max-concurrency N] [--queue N] [--runner "
+	    "PATH]\n"
+	    "               [--violation-fd N] [-v]\n"
+	    "       agentgw --check-policy --policy FILE\n"
+	    "       agentgw --verify-audit FILE [--audit-key FILE]\n"
+	    "  ADDR: HOST:PORT, [V6ADDR]:PORT or unix:/path\n"
+	    "  --token-fd N      read \"IDENTITY SHA256HEX\" lines from fd N until EOF at start\n"
+	    "  --violation-fd N  read sandbox_violation events (JSON lines) from fd N\n"
+	    "See docs/agentgw.md.\n");
 }
 
 enum {
@@ -96,48 +97,48 @@ static int verify_audit(const char *file, const char *key)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"listen", required_argument, NULL, 'l'},
-		{"policy", required_argument, NULL, 'p'},
-		{"audit", required_argument, NULL, 'a'},
-		{"tokens", required_argument, NULL, 't'},
-		{"token-fd", required_argument, NULL, OPT_TOKEN_FD},
-		{"violation-fd", required_argument, NULL, OPT_VIOL_FD},
-		{"tls-cert", required_argument, NULL, OPT_CERT},
-		{"tls-key", required_argument, NULL, OPT_TLSKEY},
-		{"tls-client-ca", required_argument, NULL, OPT_CA},
-		{"audit-key", required_argument, NULL, OPT_KEY},
-		{"max-concurrency", required_argument, NULL, OPT_CONC},
-		{"queue", required_argument, NULL, OPT_QUEUE},
-		{"runner", required_argument, NULL, OPT_RUNNER},
-		{"check-policy", no_argument, NULL, OPT_CHECK},
-		{"verify-audit", required_argument, NULL, OPT_VERIFY},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, OPT_VERSION},
-		/* hidden: tests and tuning (docs/agentgw.md, "Hidden flags") */
-		{"read-timeout-ms", required_argument, NULL, OPT_READ_TO},
-		{"idle-timeout-ms", required_argument, NULL, OPT_IDLE_TO},
-		{"grace-ms", required_argument, NULL, OPT_GRACE},
-		{"body-max", required_argument, NULL, OPT_BODY},
-		{"max-connections", required_argument, NULL, OPT_MAXCONN},
-		{"privsep-user", required_argument, NULL, OPT_USER},
-		{"privsep-selftest", no_argument, NULL, OPT_SELFTEST},
-		{"audit-sync", no_argument, NULL, OPT_SYNC},
-		{"pretend-missing", required_argument, NULL, OPT_PRETEND},
-		{NULL, 0, NULL, 0},
+	    {"listen", required_argument, NULL, 'l'},
+	    {"policy", required_argument, NULL, 'p'},
+	    {"audit", required_argument, NULL, 'a'},
+	    {"tokens", required_argument, NULL, 't'},
+	    {"token-fd", required_argument, NULL, OPT_TOKEN_FD},
+	    {"violation-fd", required_argument, NULL, OPT_VIOL_FD},
+	    {"tls-cert", required_argument, NULL, OPT_CERT},
+	    {"tls-key", required_argument, NULL, OPT_TLSKEY},
+	    {"tls-client-ca", required_argument, NULL, OPT_CA},
+	    {"audit-key", required_argument, NULL, OPT_KEY},
+	    {"max-concurrency", required_argument, NULL, OPT_CONC},
+	    {"queue", required_argument, NULL, OPT_QUEUE},
+	    {"runner", required_argument, NULL, OPT_RUNNER},
+	    {"check-policy", no_argument, NULL, OPT_CHECK},
+	    {"verify-audit", required_argument, NULL, OPT_VERIFY},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, OPT_VERSION},
+	    /* hidden: tests and tuning (docs/agentgw.md, "Hidden flags") */
+	    {"read-timeout-ms", required_argument, NULL, OPT_READ_TO},
+	    {"idle-timeout-ms", required_argument, NULL, OPT_IDLE_TO},
+	    {"grace-ms", required_argument, NULL, OPT_GRACE},
+	    {"body-max", required_argument, NULL, OPT_BODY},
+	    {"max-connections", required_argument, NULL, OPT_MAXCONN},
+	    {"privsep-user", required_argument, NULL, OPT_USER},
+	    {"privsep-selftest", no_argument, NULL, OPT_SELFTEST},
+	    {"audit-sync", no_argument, NULL, OPT_SYNC},
+	    {"pretend-missing", required_argument, NULL, OPT_PRETEND},
+	    {NULL, 0, NULL, 0},
 	};
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	struct gw_config cfg = {
-		.token_fd = -1,
-		.violation_fd = -1,
-		.max_concurrency = 4 * (ncpu > 0 ? ncpu : 1),
-		.queue_max = 256,
-		.read_timeout_ms = 10000,
-		.idle_timeout_ms = 30000,
-		.grace_ms = 5000,
-		.body_max = GW_BODY_MAX_DEFAULT,
-		.max_connections = 1024,
-		.privsep_user = "nobody",
+	    .token_fd = -1,
+	    .violation_fd = -1,
+	    .max_concurrency = 4 * (ncpu > 0 ? ncpu : 1),
+	    .queue_max = 256,
+	    .read_timeout_ms = 10000,
+	    .idle_timeout_ms = 30000,
+	    .grace_ms = 5000,
+	    .body_max = GW_BODY_MAX_DEFAULT,
+	    .max_connections = 1024,
+	    .privsep_user = "nobody",
 	};
 	int c;
 
@@ -145,7 +146,8 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'l':
 			if (cfg.n_listen == GW_MAX_LISTEN)
-				al_bail(2, GW_PROG, "--listen: at most %d addresses", GW_MAX_LISTEN);
+				al_bail(2, GW_PROG, "--listen: at most %d addresses",
+					GW_MAX_LISTEN);
 			cfg.listen[cfg.n_listen++] = optarg;
 			break;
 		case 'p':
@@ -237,7 +239,8 @@ int main(int argc, char **argv)
 	if (cfg.verify_audit)
 		return verify_audit(cfg.verify_audit, cfg.audit_key_file);
 	if (cfg.policy_file == NULL)
-		al_bail(2, GW_PROG, "--policy FILE is required (e.g. /etc/agentlaunch/default.json)");
+		al_bail(2, GW_PROG,
+			"--policy FILE is required (e.g. /etc/agentlaunch/default.json)");
 	if (cfg.check_policy)
 		return check_policy(cfg.policy_file);
 	if (cfg.n_listen == 0)

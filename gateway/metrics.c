@@ -13,7 +13,7 @@
 #define MAX_RULE_SERIES 2048
 
 static const double buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-				 1,     2.5,  5,     10,   30,  60,  300};
+				 1,	2.5,  5,     10,   30,	60,   300};
 #define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
 
 struct req_series {
@@ -118,16 +118,14 @@ static void label(struct evbuffer *out, const char *s)
 	}
 }
 
-void gw_metrics_render(const struct gw_metrics *m, const struct gw_gauges *g,
-		       struct evbuffer *out)
+void gw_metrics_render(const struct gw_metrics *m, const struct gw_gauges *g, struct evbuffer *out)
 {
 	evbuffer_add_printf(out, "# HELP agentgw_requests_total HTTP requests by endpoint and "
 				 "status.\n# TYPE agentgw_requests_total counter\n");
 	for (size_t i = 0; i < m->nreq; i++)
-		evbuffer_add_printf(out,
-				    "agentgw_requests_total{endpoint=\"%s\",status=\"%d\"} %llu\n",
-				    m->req[i].route, m->req[i].status,
-				    (unsigned long long)m->req[i].n);
+		evbuffer_add_printf(
+		    out, "agentgw_requests_total{endpoint=\"%s\",status=\"%d\"} %llu\n",
+		    m->req[i].route, m->req[i].status, (unsigned long long)m->req[i].n);
 	evbuffer_add_printf(out, "# HELP agentgw_decisions_total Policy decisions by rule "
 				 "(rule=\"\" is the policy default).\n"
 				 "# TYPE agentgw_decisions_total counter\n");
@@ -149,23 +147,23 @@ void gw_metrics_render(const struct gw_metrics *m, const struct gw_gauges *g,
 			    (unsigned long long)m->hist_count, m->hist_sum,
 			    (unsigned long long)m->hist_count);
 	evbuffer_add_printf(
-		out,
-		"# HELP agentgw_active_runs Runs in progress.\n# TYPE agentgw_active_runs gauge\n"
-		"agentgw_active_runs %lld\n"
-		"# HELP agentgw_queue_length Runs waiting for a slot.\n"
-		"# TYPE agentgw_queue_length gauge\nagentgw_queue_length %lld\n"
-		"# HELP agentgw_violations_total Sandbox violations (denied exec/fork).\n"
-		"# TYPE agentgw_violations_total counter\nagentgw_violations_total %lld\n"
-		"# HELP agentgw_audit_write_errors_total Failed audit log writes.\n"
-		"# TYPE agentgw_audit_write_errors_total counter\n"
-		"agentgw_audit_write_errors_total %lld\n"
-		"# HELP agentgw_audit_ok 1 while the audit log is writable.\n"
-		"# TYPE agentgw_audit_ok gauge\nagentgw_audit_ok %d\n"
-		"# HELP agentgw_connections Open client connections.\n"
-		"# TYPE agentgw_connections gauge\nagentgw_connections %lld\n"
-		"# HELP agentgw_uptime_seconds Seconds since start.\n"
-		"# TYPE agentgw_uptime_seconds gauge\nagentgw_uptime_seconds %lld\n",
-		(long long)g->active_runs, (long long)g->queued_runs, (long long)g->violations,
-		(long long)g->audit_write_errors, g->audit_ok, (long long)g->connections,
-		(long long)g->uptime_s);
+	    out,
+	    "# HELP agentgw_active_runs Runs in progress.\n# TYPE agentgw_active_runs gauge\n"
+	    "agentgw_active_runs %lld\n"
+	    "# HELP agentgw_queue_length Runs waiting for a slot.\n"
+	    "# TYPE agentgw_queue_length gauge\nagentgw_queue_length %lld\n"
+	    "# HELP agentgw_violations_total Sandbox violations (denied exec/fork).\n"
+	    "# TYPE agentgw_violations_total counter\nagentgw_violations_total %lld\n"
+	    "# HELP agentgw_audit_write_errors_total Failed audit log writes.\n"
+	    "# TYPE agentgw_audit_write_errors_total counter\n"
+	    "agentgw_audit_write_errors_total %lld\n"
+	    "# HELP agentgw_audit_ok 1 while the audit log is writable.\n"
+	    "# TYPE agentgw_audit_ok gauge\nagentgw_audit_ok %d\n"
+	    "# HELP agentgw_connections Open client connections.\n"
+	    "# TYPE agentgw_connections gauge\nagentgw_connections %lld\n"
+	    "# HELP agentgw_uptime_seconds Seconds since start.\n"
+	    "# TYPE agentgw_uptime_seconds gauge\nagentgw_uptime_seconds %lld\n",
+	    (long long)g->active_runs, (long long)g->queued_runs, (long long)g->violations,
+	    (long long)g->audit_write_errors, g->audit_ok, (long long)g->connections,
+	    (long long)g->uptime_s);
 }

@@ -21,7 +21,6 @@ void gw_metrics_request(struct gw_metrics *m, const char *route, int status);
  * decision: "allow", "deny" or "audit_allow". */
 void gw_metrics_decision(struct gw_metrics *m, const char *rule, const char *decision);
 void gw_metrics_run_seconds(struct gw_metrics *m, double seconds);
-void gw_metrics_render(const struct gw_metrics *m, const struct gw_gauges *g,
-		       struct evbuffer *out);
+void gw_metrics_render(const struct gw_metrics *m, const struct gw_gauges *g, struct evbuffer *out);
 
 #endif

@@ -43,9 +43,9 @@ void gw_monitor_reload(struct gw_mon *m)
 	    al_policy_load_buf(raw, len, m->cfg->policy_file, &np, &err) < 0) {
 		gw_log("policy reload FAILED, keeping the current policy (sha256 %s): %s",
 		       gw_monitor_policy_sha(m), err.msg);
-		json_t *r = json_pack("{s:s,s:s,s:s,s:s}", "event", "policy_reload", "result",
-				      "rejected", "error", err.msg, "policy_sha256",
-				      gw_monitor_policy_sha(m));
+		json_t *r =
+		    json_pack("{s:s,s:s,s:s,s:s}", "event", "policy_reload", "result", "rejected",
+			      "error", err.msg, "policy_sha256", gw_monitor_policy_sha(m));
 		if (r)
 			gw_monitor_audit(m, r);
 		json_decref(r);
@@ -163,4 +163,3 @@ int gw_monitor_violation_fd(struct gw_mon *m, int fd, al_err *err)
 	m->viol_fd = fd;
 	return 0;
 }
-

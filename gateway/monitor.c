@@ -31,6 +31,7 @@
 
 #include "../policy/policy.h"
 #include "../shared/audit.h"
+#include "../shared/cgroup.h"
 #include "../shared/cleanup.h"
 #include "../shared/runspec.h"
 #include "../shared/util.h"
@@ -56,7 +57,7 @@ struct run_ctx {
 	struct polref *pol;
 	uint64_t id;
 	enum al_kind kind;
-	json_t *rec; /* owned audit record so far */
+	json_t *rec;  /* owned audit record so far */
 	json_t *head; /* owned: decision fields of the answer */
 	char run_id[40];
 	char rule[128];
@@ -134,7 +135,8 @@ static int audit(struct gw_mon *m, json_t *rec, json_t **written)
 		if (*written) {
 			json_object_set_new(*written, "seq", json_integer(al_audit_seq(m->audit)));
 			json_object_set_new(*written, "prev", json_string(prev));
-			json_object_set_new(*written, "mac", json_string(al_audit_last_mac(m->audit)));
+			json_object_set_new(*written, "mac",
+					    json_string(al_audit_last_mac(m->audit)));
 		}
 	}
 	return 0;
@@ -267,7 +269,8 @@ static void record_plan(json_t *r, const struct al_policy *p, const struct gw_re
 		if (pl->command)
 			json_object_set_new(r, "command", json_string(pl->command));
 		else if (rq->command)
-			json_object_set_new(r, "command", json_stringn(rq->command, rq->command_len));
+			json_object_set_new(r, "command",
+					    json_stringn(rq->command, rq->command_len));
 		else {
 			cleanup_free char *j = NULL;
 			size_t n = 0;
@@ -289,8 +292,8 @@ static void record_plan(json_t *r, const struct al_policy *p, const struct gw_re
 	}
 	if (pl->matched_executable[0])
 		json_object_set_new(r, "executable", json_string(pl->matched_executable));
-	json_object_set_new(r, "decision", json_string(pl->runnable && pl->allowed ? "allow"
-										 : "deny"));
+	json_object_set_new(r, "decision",
+			    json_string(pl->runnable && pl->allowed ? "allow" : "deny"));
 	json_object_set_new(r, "rule", pl->rule ? json_string(pl->rule->id) : json_null());
 	json_object_set_new(r, "reason", pl->has_reason ? json_string(pl->reason) : json_null());
 	json_object_set_new(r, "audit_mode", json_boolean(p->audit_mode));
@@ -447,8 +450,8 @@ static void handle_req(struct gw_mon *m, uint64_t id, const char *route, const c
 		return;
 	}
 	const struct al_policy *p = m->pol->p;
-	int64_t retry = gw_rl_hit(m->rl, who.identity, p->rate_max, p->rate_window_sec * 1000,
-				  al_now_ms());
+	int64_t retry =
+	    gw_rl_hit(m->rl, who.identity, p->rate_max, p->rate_window_sec * 1000, al_now_ms());
 	if (retry > 0) {
 		json_t *rec = record_base(m, "rate_limited", &who, NULL);
 		json_object_set_new(rec, "endpoint", json_string(mroute));
@@ -531,12 +534,12 @@ static void handle_req(struct gw_mon *m, uint64_t id, const char *route, const c
 			json_t *b = answer_head(run_id, &pl, p->audit_mode);
 			json_object_del(b, "audit_mode");
 			json_object_set_new(
-				b, "error",
-				json_pack("{s:s,s:s}", "code", "policy_denied", "message",
-					  pl.rule ? "denied by the policy (see matched_rule and "
-						    "reason)"
-						  : "denied by the policy default (no rule allows "
-						    "it; see reason)"));
+			    b, "error",
+			    json_pack("{s:s,s:s}", "code", "policy_denied", "message",
+				      pl.rule ? "denied by the policy (see matched_rule and "
+						"reason)"
+					      : "denied by the policy default (no rule allows "
+						"it; see reason)"));
 			respond(m, id, 403, b, meta_of(mroute, rule, pl.rule, decision, written));
 			written = NULL;
 		} else {
@@ -573,8 +576,7 @@ static void handle_req(struct gw_mon *m, uint64_t id, const char *route, const c
 	snprintf(rc->run_id, sizeof(rc->run_id), "%s", run_id);
 	rc->has_rule = pl.rule != NULL;
 	snprintf(rc->rule, sizeof(rc->rule), "%s", rule ? rule : "");
-	snprintf(rc->decision, sizeof(rc->decision), "%s",
-		 pl.allowed ? "allow" : "audit_allow");
+	snprintf(rc->decision, sizeof(rc->decision), "%s", pl.allowed ? "allow" : "audit_allow");
 	int64_t dog = (pl.limits.timeout_sec > 0 ? pl.limits.timeout_sec : 60) * 1000 + 30000;
 	gw_plan_free(&pl);
 	gw_req_free(&rq);
@@ -628,6 +630,8 @@ static void run_done(const struct gw_job_outcome *o, void *arg)
 	json_error_t je;
 	al_err err = {0};
 
+	if (o->killed)
+		gw_monitor_sweep(m);
 	if (o->status == GW_JOB_CANCELLED) {
 		gw_apierr_set(&e, 503, "overloaded", "%s: try again later", o->msg);
 		finish_run(rc, 503, &e, NULL, 0);
@@ -639,8 +643,8 @@ static void run_done(const struct gw_job_outcome *o, void *arg)
 		return;
 	}
 	/* one JSON object (a trailing newline is fine) */
-	json_t *j = json_loadb(o->out, o->out_len, JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK,
-			       &je);
+	json_t *j =
+	    json_loadb(o->out, o->out_len, JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK, &je);
 	cleanup_json json_t *hold = j;
 	if (j == NULL || !json_is_object(j)) {
 		gw_apierr_set(&e, 500, "runner_error",
@@ -671,16 +675,15 @@ static void run_done(const struct gw_job_outcome *o, void *arg)
 		return;
 	}
 	json_t *res = al_run_result_to_json(&r);
-	json_object_set_new(rc->rec, "result",
-			    json_pack("{s:i,s:o,s:I,s:I,s:I,s:b,s:b,s:b,s:b,s:i}", "exit_code",
-				      r.exit_code >= 0 ? r.exit_code : 128 + r.signal, "signal",
-				      r.signal > 0 ? json_integer(r.signal) : json_null(),
-				      "wall_time_ms", (json_int_t)r.wall_time_ms, "cpu_time_ms",
-				      (json_int_t)r.cpu_time_ms, "peak_mem_mb",
-				      (json_int_t)r.peak_mem_mb, "timed_out", r.timed_out,
-				      "oom_killed", r.oom_killed, "truncated_stdout",
-				      r.truncated_stdout, "truncated_stderr", r.truncated_stderr,
-				      "violations", r.violations));
+	json_object_set_new(
+	    rc->rec, "result",
+	    json_pack("{s:i,s:o,s:I,s:I,s:I,s:b,s:b,s:b,s:b,s:i}", "exit_code",
+		      r.exit_code >= 0 ? r.exit_code : 128 + r.signal, "signal",
+		      r.signal > 0 ? json_integer(r.signal) : json_null(), "wall_time_ms",
+		      (json_int_t)r.wall_time_ms, "cpu_time_ms", (json_int_t)r.cpu_time_ms,
+		      "peak_mem_mb", (json_int_t)r.peak_mem_mb, "timed_out", r.timed_out,
+		      "oom_killed", r.oom_killed, "truncated_stdout", r.truncated_stdout,
+		      "truncated_stderr", r.truncated_stderr, "violations", r.violations));
 	json_object_set_new(rc->rec, "layers", json_string(r.layers));
 	if (r.violations > 0) {
 		m->violations += r.violations;
@@ -914,6 +917,17 @@ int gw_monitor_audit(struct gw_mon *m, json_t *rec)
 void gw_monitor_send(struct gw_mon *m, json_t *msg)
 {
 	send_msg(m, msg);
+}
+
+void gw_monitor_sweep(struct gw_mon *m)
+{
+	al_err err = {0};
+	int n = al_cgroup_sweep("agentlaunch", &err);
+
+	if (n < 0)
+		gw_debug("cgroup sweep: %s", err.msg);
+	else if (n > 0)
+		gw_log("removed %d cgroup director%s left by killed runs", n, n == 1 ? "y" : "ies");
 }
 
 const char *gw_monitor_policy_sha(const struct gw_mon *m)

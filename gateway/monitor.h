@@ -24,31 +24,32 @@ typedef struct json_t json_t;
 enum mon_state { MON_RUN, MON_DRAIN, MON_CLOSING };
 
 struct gw_mon {
-	struct gw_shared *sh;          /* borrowed */
-	const struct gw_config *cfg;   /* borrowed */
-	struct event_base *base;       /* borrowed */
-	struct gw_ipc *ipc;            /* owned */
-	struct polref *pol;            /* owned reference to the current policy */
-	struct al_audit *audit;        /* owned */
-	int audit_ro;                  /* owned: read-only fd of the log, to read back records */
+	struct gw_shared *sh;	     /* borrowed */
+	const struct gw_config *cfg; /* borrowed */
+	struct event_base *base;     /* borrowed */
+	struct gw_ipc *ipc;	     /* owned */
+	struct polref *pol;	     /* owned reference to the current policy */
+	struct al_audit *audit;	     /* owned */
+	int audit_ro;		     /* owned: read-only fd of the log, to read back records */
 	bool audit_broken;
-	int64_t audit_errors;          /* failed writes since start */
-	int64_t failed_writes;         /* since the last good write */
-	struct gw_ratelimit *rl;       /* owned */
-	struct gw_spawner *sp;         /* owned */
-	size_t inflight;               /* runs accepted and not answered yet */
+	int64_t audit_errors;	 /* failed writes since start */
+	int64_t failed_writes;	 /* since the last good write */
+	struct gw_ratelimit *rl; /* owned */
+	struct gw_spawner *sp;	 /* owned */
+	size_t inflight;	 /* runs accepted and not answered yet */
 	int64_t violations;
 	enum mon_state state;
 	int exit_code;
 	pid_t front_pid;
-	bool front_gone;               /* its channel is closed */
+	bool front_gone; /* its channel is closed */
 	bool front_reaped;
-	int front_pidfd;               /* owned */
+	int front_pidfd;				   /* owned */
 	struct event *ev_front, *ev_grace, *ev_kill_front; /* owned */
-	struct event *ev_sig[3];       /* owned: TERM, INT, HUP */
-	int viol_fd;                   /* owned, -1 */
-	struct event *ev_viol;         /* owned */
-	char *viol_buf;                /* owned line buffer */
+	bool grace_termed;
+	struct event *ev_sig[3]; /* owned: TERM, INT, HUP */
+	int viol_fd;		 /* owned, -1 */
+	struct event *ev_viol;	 /* owned */
+	char *viol_buf;		 /* owned line buffer */
 	size_t viol_len;
 	bool viol_skip;
 };
@@ -60,9 +61,11 @@ void gw_monitor_fini(struct gw_mon *m);
 int gw_monitor_audit(struct gw_mon *m, json_t *rec); /* rec borrowed */
 void gw_monitor_send(struct gw_mon *m, json_t *msg); /* msg stolen */
 const char *gw_monitor_policy_sha(const struct gw_mon *m);
+/* Remove the cgroups of runs whose runner died without cleaning up. */
+void gw_monitor_sweep(struct gw_mon *m);
 
 int gw_monitor_swap_policy(struct gw_mon *m, struct al_policy *np); /* takes np */
-void gw_monitor_stats(struct gw_mon *m); /* tell the front end */
+void gw_monitor_stats(struct gw_mon *m);			    /* tell the front end */
 
 /* monevents.c */
 void gw_monitor_reload(struct gw_mon *m);

@@ -28,14 +28,24 @@ static void loop_stop(struct gw_mon *m)
 	event_base_loopbreak(m->base);
 }
 
+#define TERM_TO_KILL_MS 1000
+
 static void on_grace(evutil_socket_t fd, short what, void *arg)
 {
 	struct gw_mon *m = arg;
 
-	if (gw_spawner_active(m->sp) > 0)
-		gw_log("grace period over: killing %zu run(s) still in progress",
+	if (gw_spawner_active(m->sp) == 0)
+		return;
+	if (!m->grace_termed) {
+		gw_log("grace period over: stopping %zu run(s) still in progress",
 		       gw_spawner_active(m->sp));
-	gw_spawner_kill_all(m->sp);
+		m->grace_termed = true;
+		gw_spawner_kill_all(m->sp, SIGTERM);
+		struct timeval tv = {TERM_TO_KILL_MS / 1000, (TERM_TO_KILL_MS % 1000) * 1000};
+		evtimer_add(m->ev_grace, &tv);
+		return;
+	}
+	gw_spawner_kill_all(m->sp, SIGKILL);
 }
 
 static void on_kill_front(evutil_socket_t fd, short what, void *arg)
@@ -123,15 +133,15 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		gw_monitor_shutdown(m, sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	} else {
 		gw_log("second %s: killing the runs in progress now", strsignal((int)sig));
-		gw_spawner_kill_all(m->sp);
+		gw_spawner_kill_all(m->sp, SIGKILL);
 	}
 }
 
 static int session_record(struct gw_mon *m, const char *event, const char *reason)
 {
-	json_t *r = json_pack("{s:s,s:s,s:b,s:s,s:i}", "event", event, "identity", "agentgw",
-			      "identity_verified", false, "version", AL_VERSION, "pid",
-			      (int)getpid());
+	json_t *r =
+	    json_pack("{s:s,s:s,s:b,s:s,s:i}", "event", event, "identity", "agentgw",
+		      "identity_verified", false, "version", AL_VERSION, "pid", (int)getpid());
 	if (r == NULL)
 		return -1;
 	if (reason)
@@ -182,9 +192,9 @@ int gw_monitor_run(struct gw_shared *sh, int ipc_fd, pid_t front_pid)
 		goto fail;
 	}
 	m.front_pidfd = (int)syscall(SYS_pidfd_open, front_pid, 0);
-	m.ev_front = m.front_pidfd >= 0 ? event_new(base, m.front_pidfd, EV_READ | EV_PERSIST,
-						    on_front_exit, &m)
-				       : NULL;
+	m.ev_front = m.front_pidfd >= 0
+			 ? event_new(base, m.front_pidfd, EV_READ | EV_PERSIST, on_front_exit, &m)
+			 : NULL;
 	if (m.ev_front == NULL || event_add(m.ev_front, NULL) < 0) {
 		gw_log("cannot watch the front end process: %s", strerror(errno));
 		goto fail;
@@ -196,6 +206,7 @@ int gw_monitor_run(struct gw_shared *sh, int ipc_fd, pid_t front_pid)
 			goto fail;
 		}
 	}
+	gw_monitor_sweep(&m);
 	if (session_record(&m, "session_start", NULL) < 0) {
 		gw_log("cannot write the audit log %s: refusing to start", sh->cfg->audit_file);
 		goto fail;
@@ -205,12 +216,13 @@ int gw_monitor_run(struct gw_shared *sh, int ipc_fd, pid_t front_pid)
 		gw_log("listening on %s", sh->ls[i].shown);
 	gw_log("ready: policy %s (sha256 %s), audit %s, runner %s, %lld concurrent runs, queue "
 	       "%lld%s",
-	       sh->cfg->policy_file, gw_monitor_policy_sha(&m), sh->cfg->audit_file,
-	       sh->runner, (long long)sh->cfg->max_concurrency, (long long)sh->cfg->queue_max,
+	       sh->cfg->policy_file, gw_monitor_policy_sha(&m), sh->cfg->audit_file, sh->runner,
+	       (long long)sh->cfg->max_concurrency, (long long)sh->cfg->queue_max,
 	       sh->auth.enabled ? ", bearer tokens required" : ", NO tokens (development mode)");
 
 	event_base_dispatch(base);
 
+	gw_monitor_sweep(&m);
 	session_record(&m, "session_end", m.exit_code ? "front end failure" : "signal");
 	for (size_t i = 0; i < sh->nls; i++)
 		gw_listen_close(&sh->ls[i], true);

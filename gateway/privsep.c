@@ -51,20 +51,79 @@
 #include "serve.h"
 
 static const char *const front_deny[] = {
-	"execve", "execveat", "fork", "vfork", "clone", "clone3",
-	"unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "move_mount", "open_tree",
-	"fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr",
-	"ptrace", "process_vm_readv", "process_vm_writev", "process_madvise", "kcmp",
-	"pidfd_open", "pidfd_getfd", "pidfd_send_signal",
-	"bpf", "perf_event_open", "kexec_load", "kexec_file_load", "init_module", "finit_module",
-	"delete_module", "keyctl", "add_key", "request_key", "userfaultfd",
-	"io_uring_setup", "io_uring_enter", "io_uring_register", "personality",
-	"socket", "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid",
-	"setgroups", "setfsuid", "setfsgid", "capset",
-	"swapon", "swapoff", "reboot", "acct", "quotactl", "syslog", "iopl", "ioperm",
-	"name_to_handle_at", "open_by_handle_at", "settimeofday", "clock_settime", "adjtimex",
-	"clock_adjtime", "sethostname", "setdomainname", "uselib", "vhangup", "lookup_dcookie",
-	NULL,
+    "execve",
+    "execveat",
+    "fork",
+    "vfork",
+    "clone",
+    "clone3",
+    "unshare",
+    "setns",
+    "mount",
+    "umount2",
+    "pivot_root",
+    "chroot",
+    "move_mount",
+    "open_tree",
+    "fsopen",
+    "fsconfig",
+    "fsmount",
+    "fspick",
+    "mount_setattr",
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "process_madvise",
+    "kcmp",
+    "pidfd_open",
+    "pidfd_getfd",
+    "pidfd_send_signal",
+    "bpf",
+    "perf_event_open",
+    "kexec_load",
+    "kexec_file_load",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "keyctl",
+    "add_key",
+    "request_key",
+    "userfaultfd",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "personality",
+    "socket",
+    "setuid",
+    "setgid",
+    "setreuid",
+    "setregid",
+    "setresuid",
+    "setresgid",
+    "setgroups",
+    "setfsuid",
+    "setfsgid",
+    "capset",
+    "swapon",
+    "swapoff",
+    "reboot",
+    "acct",
+    "quotactl",
+    "syslog",
+    "iopl",
+    "ioperm",
+    "name_to_handle_at",
+    "open_by_handle_at",
+    "settimeofday",
+    "clock_settime",
+    "adjtimex",
+    "clock_adjtime",
+    "sethostname",
+    "setdomainname",
+    "uselib",
+    "vhangup",
+    "lookup_dcookie",
+    NULL,
 };
 
 int gw_privsep_user(const char *spec, struct gw_drop *out, al_err *err)
@@ -152,10 +211,10 @@ int gw_privsep_confine(const struct gw_drop *d, al_err *err)
 	}
 
 	struct al_syscall_profile sc = {
-		.name = (char *)"agentgw-front",
-		.default_allow = true,
-		.deny = {(char **)front_deny, sizeof(front_deny) / sizeof(front_deny[0]) - 1},
-		.deny_errno = EPERM,
+	    .name = (char *)"agentgw-front",
+	    .default_allow = true,
+	    .deny = {(char **)front_deny, sizeof(front_deny) / sizeof(front_deny[0]) - 1},
+	    .deny_errno = EPERM,
 	};
 	struct al_bpf bpf = {0};
 	if (al_seccomp_build(&sc, 0, &bpf, err) < 0)
@@ -327,8 +386,8 @@ int gw_serve(const struct gw_config *cfg)
 	}
 	if (find_runner(cfg, sh.runner, sizeof(sh.runner), &err) < 0)
 		al_bail(1, GW_PROG, "%s", err.msg);
-	if (cfg->tls_cert && (sh.ssl = gw_tls_new(cfg->tls_cert, cfg->tls_key, cfg->tls_client_ca,
-						  &err)) == NULL)
+	if (cfg->tls_cert &&
+	    (sh.ssl = gw_tls_new(cfg->tls_cert, cfg->tls_key, cfg->tls_client_ca, &err)) == NULL)
 		al_bail(1, GW_PROG, "%s", err.msg);
 	for (size_t i = 0; i < cfg->n_listen; i++) {
 		if (gw_listen_open(cfg->listen[i], sh.ssl != NULL, &sh.ls[i], &err) < 0) {

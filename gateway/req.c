@@ -129,7 +129,8 @@ static int parse_argv(json_t *a, struct gw_request *r, struct gw_apierr *e)
 	json_t *v;
 
 	if (!json_is_array(a))
-		return gw_apierr_set(e, 400, "bad_field", "field 'argv' must be an array of strings");
+		return gw_apierr_set(e, 400, "bad_field",
+				     "field 'argv' must be an array of strings");
 	if (json_array_size(a) == 0 || json_array_size(a) > ARGV_MAX)
 		return gw_apierr_set(e, 400, "bad_field", "field 'argv' must have 1 to %d elements",
 				     ARGV_MAX);
@@ -160,9 +161,9 @@ static bool blank(const char *s, size_t n)
 
 int gw_req_parse(enum gw_route route, json_t *body, struct gw_request *r, struct gw_apierr *e)
 {
-	static const char *const common[] = {"identity", "cwd",	       "env",	   "stdin",
-					     "profile",	 "timeout_sec", "mem_max_mb", "pids_max",
-					     NULL};
+	static const char *const common[] = {"identity",   "cwd",      "env",
+					     "stdin",	   "profile",  "timeout_sec",
+					     "mem_max_mb", "pids_max", NULL};
 	static const char *const cmd_keys[] = {"command", "argv", NULL};
 	static const char *const code_keys[] = {"code", "language", NULL};
 	const char *k;
@@ -190,8 +191,8 @@ int gw_req_parse(enum gw_route route, json_t *body, struct gw_request *r, struct
 			show_key(k, shown, sizeof(shown));
 			return gw_apierr_set(e, 400, "bad_field", "unknown field '%s'%s", shown,
 					     r->kind == AL_KIND_CODE && strcmp(k, "command") == 0
-						     ? " (give either 'code' or 'command')"
-						     : "");
+						 ? " (give either 'code' or 'command')"
+						 : "");
 		}
 	}
 
@@ -238,7 +239,8 @@ int gw_req_parse(enum gw_route route, json_t *body, struct gw_request *r, struct
 	}
 	json_t *cmd = json_object_get(body, "command"), *argv = json_object_get(body, "argv");
 	if (cmd && argv)
-		return gw_apierr_set(e, 400, "bad_field", "give either 'command' or 'argv', not both");
+		return gw_apierr_set(e, 400, "bad_field",
+				     "give either 'command' or 'argv', not both");
 	if (!cmd && !argv)
 		return gw_apierr_set(e, 400, "bad_field",
 				     "field 'command' (a string) or 'argv' (an array) is required");

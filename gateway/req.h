@@ -15,7 +15,7 @@ enum gw_route { GW_ROUTE_EXEC, GW_ROUTE_RUN, GW_ROUTE_PLAN };
 /* Every pointer is borrowed from the body object it was parsed from, except
  * argv (the array is owned, its strings borrowed). */
 struct gw_request {
-	enum al_kind kind; /* AL_KIND_COMMAND or AL_KIND_CODE */
+	enum al_kind kind;   /* AL_KIND_COMMAND or AL_KIND_CODE */
 	const char *command; /* command: the command line, or NULL when argv is given */
 	size_t command_len;
 	const char **argv; /* command with argv: owned NULL-terminated array */
@@ -28,7 +28,7 @@ struct gw_request {
 	const char *profile;  /* may be NULL */
 	const char *stdin_data;
 	size_t stdin_len;
-	json_t *env; /* object of strings, may be NULL */
+	json_t *env;		 /* object of strings, may be NULL */
 	struct al_limits limits; /* asked for; AL_LIMIT_UNSET where absent */
 };
 

@@ -148,8 +148,8 @@ static struct evhttp *new_http(struct gw_front *f, int which)
 	evhttp_set_max_headers_size(h, GW_HEAD_MAX + 1024);
 	evhttp_set_timeout_tv(h, &idle);
 	evhttp_set_allowed_methods(h, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-					      EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-					      EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+					  EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
+					  EVHTTP_REQ_PATCH);
 	evhttp_set_default_content_type(h, "application/json");
 	return h;
 }
@@ -190,9 +190,8 @@ static void new_policy(struct gw_front *f, json_t *msg)
 	struct al_policy *np = NULL;
 	al_err err = {0};
 
-	if (!json_is_string(t) ||
-	    al_policy_load_buf(json_string_value(t), json_string_length(t),
-			       f->cfg->policy_file, &np, &err) < 0) {
+	if (!json_is_string(t) || al_policy_load_buf(json_string_value(t), json_string_length(t),
+						     f->cfg->policy_file, &np, &err) < 0) {
 		gw_log("cannot use the reloaded policy (%s): keeping the previous one", err.msg);
 		return;
 	}
@@ -264,13 +263,13 @@ int gw_front_run(struct gw_shared *sh, int ipc_fd)
 		return 1;
 	}
 	f.conns = (struct gw_connset){
-		.base = f.base,
-		.body_max = (size_t)sh->cfg->body_max,
-		.head_max = GW_HEAD_MAX,
-		.uri_max = GW_URI_MAX,
-		.read_timeout_ms = sh->cfg->read_timeout_ms,
-		.on_count = on_conn_count,
-		.arg = &f,
+	    .base = f.base,
+	    .body_max = (size_t)sh->cfg->body_max,
+	    .head_max = GW_HEAD_MAX,
+	    .uri_max = GW_URI_MAX,
+	    .read_timeout_ms = sh->cfg->read_timeout_ms,
+	    .on_count = on_conn_count,
+	    .arg = &f,
 	};
 	f.ipc = gw_ipc_new(f.base, ipc_fd, FRONT_MAX_IN, on_msg, on_close, &f, &err);
 	if (f.ipc == NULL) {

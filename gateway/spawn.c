@@ -30,9 +30,9 @@ struct job {
 	gw_job_cb cb;
 	void *arg;
 	pid_t pid;
-	int pidfd, outfd; /* owned */
+	int pidfd, outfd;			 /* owned */
 	struct event *ev_exit, *ev_out, *ev_dog; /* owned */
-	char *out; /* owned */
+	char *out;				 /* owned */
 	size_t out_len, out_cap;
 	bool exited, eof, overflow, killed;
 	int wstatus_code, wstatus_val; /* si_code, si_status */
@@ -117,12 +117,12 @@ static void finish(struct job *j, enum gw_job_status st, const char *msg)
 {
 	struct gw_spawner *s = j->s;
 	struct gw_job_outcome o = {
-		.status = st,
-		.out = j->out ? j->out : "",
-		.out_len = j->out_len,
-		.exit_code = -1,
-		.killed = j->killed,
-		.wall_ms = al_now_ms() - j->t0,
+	    .status = st,
+	    .out = j->out ? j->out : "",
+	    .out_len = j->out_len,
+	    .exit_code = -1,
+	    .killed = j->killed,
+	    .wall_ms = al_now_ms() - j->t0,
 	};
 
 	if (msg)
@@ -242,7 +242,8 @@ static void on_dog(evutil_socket_t fd, short what, void *arg)
 static __attribute__((noreturn)) void exec_runner(struct gw_spawner *s, pid_t parent, int specfd,
 						  int outw)
 {
-	static char path_env[] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	static char path_env[] =
+	    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 	char *envp[4] = {path_env, NULL, NULL, NULL};
 	size_t ne = 1;
 	char *argv[] = {(char *)"agentrun", (char *)"--spec-fd", (char *)"3", NULL};
@@ -428,14 +429,15 @@ void gw_spawner_cancel_queued(struct gw_spawner *s, const char *why)
 	changed(s);
 }
 
-void gw_spawner_kill_all(struct gw_spawner *s)
+void gw_spawner_kill_all(struct gw_spawner *s, int sig)
 {
 	for (size_t i = 0; i < s->max_active; i++) {
 		struct job *j = s->running[i];
 		if (j && j->pid > 0 && !j->exited) {
 			j->killed = true;
-			kill(-j->pid, SIGKILL);
-			kill(j->pid, SIGKILL);
+			if (sig == SIGKILL)
+				kill(-j->pid, SIGKILL);
+			kill(j->pid, sig);
 		}
 	}
 }

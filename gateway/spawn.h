@@ -19,8 +19,8 @@ struct event_base;
 struct gw_spawner;
 
 enum gw_job_status {
-	GW_JOB_EXITED,    /* the runner ran and exited (see exit_code / signal, out) */
-	GW_JOB_FAILED,    /* could not start it, or output too large (msg) */
+	GW_JOB_EXITED,	  /* the runner ran and exited (see exit_code / signal, out) */
+	GW_JOB_FAILED,	  /* could not start it, or output too large (msg) */
 	GW_JOB_CANCELLED, /* never started: the gateway is shutting down (msg) */
 };
 
@@ -28,9 +28,9 @@ struct gw_job_outcome {
 	enum gw_job_status status;
 	const char *out; /* runner stdout (borrowed for the callback), NUL-terminated */
 	size_t out_len;
-	int exit_code;   /* when it exited normally, else -1 */
-	int signal;      /* when killed by a signal, else 0 */
-	bool killed;     /* by the watchdog or the shutdown grace period */
+	int exit_code; /* when it exited normally, else -1 */
+	int signal;    /* when killed by a signal, else 0 */
+	bool killed;   /* by the watchdog or the shutdown grace period */
 	int64_t wall_ms;
 	char msg[256];
 };
@@ -49,8 +49,9 @@ size_t gw_spawner_active(const struct gw_spawner *s);
 size_t gw_spawner_queued(const struct gw_spawner *s);
 /* Shutdown: complete every queued job as CANCELLED and start no more. */
 void gw_spawner_cancel_queued(struct gw_spawner *s, const char *why);
-/* Shutdown after the grace period: SIGKILL every running runner's group. */
-void gw_spawner_kill_all(struct gw_spawner *s);
+/* Shutdown after the grace period: signal every running runner (SIGTERM:
+ * the runner alone, so it can clean up; SIGKILL: its whole process group). */
+void gw_spawner_kill_all(struct gw_spawner *s, int sig);
 /* Only when nothing is active. */
 void gw_spawner_free(struct gw_spawner *s);
 

@@ -210,11 +210,13 @@ static int setup_fs(const struct la_child *ch, char *rep, size_t repn, al_err *e
 	if (mount_setattr(AT_FDCWD, "/", AT_RECURSIVE, &attr, sizeof(attr)) < 0)
 		return al_err_set(err, errno, "make every mount read-only (mount_setattr)");
 	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == 0) {
-		if (bind_at("/proc/sys", "/proc/sys", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-			    err) < 0 ||
-		    bind_at("/proc/sysrq-trigger", "/proc/sysrq-trigger",
-			    MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, err) < 0)
-			return -1;
+		static const char *const ro[] = {"/proc/sys", "/proc/sysrq-trigger", "/proc/irq",
+						 "/proc/bus"};
+		for (size_t i = 0; i < sizeof(ro) / sizeof(ro[0]); i++)
+			if (access(ro[i], F_OK) == 0 &&
+			    bind_at(ro[i], ro[i], MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, err) <
+				0)
+				return -1;
 	} else if (ch->userns) {
 		procnote = "host /proc kept (a fresh one was refused in the user namespace)";
 	} else {
@@ -286,10 +288,10 @@ static __attribute__((noreturn)) void agent_main(struct la_child *ch)
 	if (al_privileges_check(ch->uid, ch->gid, priv, sizeof(priv), &err) < 0)
 		fail(ch, LA_EXIT_ERROR, &err);
 	if (access(".", W_OK | X_OK) < 0) {
-		al_err_set(&err, errno,
-			   "the workdir %s is not writable by the agent's user %u:%u: give a "
+		al_err_set(&err, 0,
+			   "the workdir %s is not writable by the agent's user %u:%u (%s): give a "
 			   "--workdir that user can write, or another --user",
-			   ch->workdir, (unsigned)ch->uid, (unsigned)ch->gid);
+			   ch->workdir, (unsigned)ch->uid, (unsigned)ch->gid, strerror(errno));
 		fail(ch, LA_EXIT_ERROR, &err);
 	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)

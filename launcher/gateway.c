@@ -39,7 +39,9 @@
 #include "shared/util.h"
 
 #define HC_RETRY_US 1000
-#define HC_REQUEST "GET /healthz HTTP/1.1\r\nHost: agentgw\r\nConnection: close\r\n\r\n"
+/* keep-alive (agentgw closes "Connection: close" requests without an
+ * answer): the response is complete at Content-Length */
+#define HC_REQUEST "GET /healthz HTTP/1.1\r\nHost: agentgw\r\n\r\n"
 
 static void errtail_add(struct la_gw *g, const char *s, size_t n)
 {
@@ -166,6 +168,20 @@ static void hc_close(struct la_ctx *c)
 	g->hc_next_us = al_now_us() + HC_RETRY_US;
 }
 
+/* Headers and Content-Length bytes of body are in. */
+static bool hc_complete(struct la_gw *g)
+{
+	g->hc_buf[g->hc_len] = '\0';
+	const char *end = strstr(g->hc_buf, "\r\n\r\n");
+	if (end == NULL)
+		return false;
+	const char *cl = strcasestr(g->hc_buf, "\r\nContent-Length:");
+	if (cl == NULL || cl > end)
+		return false;
+	long n = strtol(cl + 17, NULL, 10);
+	return n >= 0 && g->hc_len >= (size_t)(end + 4 - g->hc_buf) + (size_t)n;
+}
+
 /* A complete answer in hc_buf: 200 and {"status":"ok"}. */
 static bool hc_ok(struct la_gw *g)
 {
@@ -182,6 +198,15 @@ static bool hc_ok(struct la_gw *g)
 	bool ok = st && strcmp(st, "ok") == 0;
 	if (ok && sha)
 		snprintf(g->policy_sha, sizeof(g->policy_sha), "%s", sha);
+	/* Which event lines its --violation-fd records (besides
+	 * sandbox_violation, which every agentgw takes). */
+	json_t *ev = json_object_get(j, "launcher_events"), *v;
+	size_t i;
+	json_array_foreach(ev, i, v)
+	{
+		if (json_is_string(v) && strcmp(json_string_value(v), "agent_start") == 0)
+			g->launch_events = true;
+	}
 	json_decref(j);
 	return ok;
 }
@@ -191,7 +216,7 @@ static void on_health(struct la_ctx *c, struct la_watch *w, uint32_t events)
 	struct la_gw *g = &c->gw;
 
 	for (;;) {
-		if (g->hc_len >= sizeof(g->hc_buf) - 1)
+		if (g->hc_len >= sizeof(g->hc_buf) - 1 || hc_complete(g))
 			break;
 		ssize_t n = read(g->hc_fd, g->hc_buf + g->hc_len, sizeof(g->hc_buf) - 1 - g->hc_len);
 		if (n < 0 && errno == EINTR)
@@ -211,6 +236,10 @@ static void on_health(struct la_ctx *c, struct la_watch *w, uint32_t events)
 			   "policy sha256 %s; token registered for identity %s",
 			   (int)g->pid, (double)(g->ready_us - g->started_us) / 1000.0, g->sock,
 			   g->policy_sha[0] ? g->policy_sha : "?", c->identity);
+		if (!g->launch_events)
+			la_verbose(c, "gateway: this agentgw does not record agent_start/agent_exit "
+				      "events (no \"launcher_events\" in /healthz): only "
+				      "sandbox_violation events are sent to it");
 		return;
 	}
 	hc_close(c); /* not ready yet (or a bad answer): retry until the deadline */

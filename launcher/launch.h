@@ -130,6 +130,7 @@ unsigned long long la_proc_starttime(pid_t pid); /* 0 when gone */
 struct la_net {
 	int hub_ns;   /* owned, -1: the private namespace holding the veth's far end */
 	int agent_ns; /* owned, -1: the agent's network namespace (init joins it) */
+	char subnet[INET_ADDRSTRLEN];
 	char hub_addr[INET_ADDRSTRLEN];
 	char agent_addr[INET_ADDRSTRLEN];
 	unsigned prefix;
@@ -194,6 +195,7 @@ struct la_gw {
 	bool hc_sent;
 	int64_t hc_next_us, hc_deadline_us, started_us, ready_us;
 	bool ready, exited, stopping;
+	bool launch_events; /* it records agent_start/agent_exit lines */
 	int wstatus;
 	char policy_sha[65];
 };

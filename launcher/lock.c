@@ -106,6 +106,9 @@ static void emit(struct la_ctx *c, json_t *rec)
 
 	json_object_set_new(rec, "identity", json_string(c->identity));
 	json_object_set_new(rec, "launch_id", json_string(c->launch_id));
+	const char *event = json_string_value(json_object_get(rec, "event"));
+	if (s->pipe_fd >= 0 && !c->gw.launch_events && strcmp(event, "sandbox_violation") != 0)
+		return; /* an older agentgw would record it as a violation */
 	if (s->pipe_fd >= 0) {
 		char *line = json_dumps(rec, JSON_COMPACT | JSON_ENSURE_ASCII);
 		size_t n = line ? strlen(line) : 0;

@@ -196,15 +196,29 @@ static int new_netns(int *out, struct nl_sock **sk, al_err *err)
 	return 0;
 }
 
-static int ifindex_of(struct nl_sock *sk, const char *name, int *idx, al_err *err)
+/* ifindex of name; up: also set IFF_UP. */
+static int link_up(struct nl_sock *sk, const char *name, bool up, int *idx, al_err *err)
 {
-	struct rtnl_link *l = NULL;
+	struct rtnl_link *l = NULL, *ch = NULL;
 	int r = rtnl_link_get_kernel(sk, 0, name, &l);
 
 	if (r < 0)
 		return al_err_set(err, 0, "find link %s: %s", name, nl_geterror(r));
-	*idx = rtnl_link_get_ifindex(l);
+	if (idx)
+		*idx = rtnl_link_get_ifindex(l);
+	if (up) {
+		ch = rtnl_link_alloc();
+		if (ch == NULL) {
+			rtnl_link_put(l);
+			return al_err_set(err, ENOMEM, "link %s", name);
+		}
+		rtnl_link_set_flags(ch, IFF_UP);
+		r = rtnl_link_change(sk, l, ch, 0);
+		rtnl_link_put(ch);
+	}
 	rtnl_link_put(l);
+	if (r < 0)
+		return al_err_set(err, 0, "bring %s up: %s", name, nl_geterror(r));
 	return 0;
 }
 
@@ -245,7 +259,8 @@ static int add_veth(struct nl_sock *hub, int agent_ns, al_err *err)
 	rtnl_link_set_flags(link, IFF_UP);
 	peer = rtnl_link_veth_get_peer(link);
 	rtnl_link_set_name(peer, AGENT_IF);
-	rtnl_link_set_flags(peer, IFF_UP);
+	/* not IFF_UP here: veth_open() refuses (ENOTCONN) before the pair is
+	 * linked; it is brought up afterwards */
 	rtnl_link_set_ns_fd(peer, agent_ns); /* made in place: no move */
 	rtnl_link_put(peer);
 	r = rtnl_link_add(hub, link, NLM_F_CREATE | NLM_F_EXCL);
@@ -270,6 +285,7 @@ int la_net_isolated(struct la_net *n, const uint16_t *ports, size_t nports, int 
 	if (pick_subnet(&net, err) < 0)
 		return -1;
 	n->prefix = 30;
+	addr_str(net, n->subnet);
 	addr_str(net + 1, n->hub_addr);
 	addr_str(net + 2, n->agent_addr);
 	snprintf(n->hub_if, sizeof(n->hub_if), HUB_IF);
@@ -296,26 +312,11 @@ int la_net_isolated(struct la_net *n, const uint16_t *ports, size_t nports, int 
 	}
 	moved = false;
 	/* The netlink sockets stay bound to the namespace they were made in. */
-	if (add_veth(sk_hub, n->agent_ns, err) < 0 || ifindex_of(sk_hub, HUB_IF, &idx, err) < 0 ||
+	if (add_veth(sk_hub, n->agent_ns, err) < 0 || link_up(sk_hub, HUB_IF, false, &idx, err) < 0 ||
 	    add_addr(sk_hub, idx, net + 1, 30, err) < 0 ||
-	    ifindex_of(sk_agent, AGENT_IF, &idx, err) < 0 ||
-	    add_addr(sk_agent, idx, net + 2, 30, err) < 0)
+	    link_up(sk_agent, AGENT_IF, true, &idx, err) < 0 ||
+	    add_addr(sk_agent, idx, net + 2, 30, err) < 0 || link_up(sk_agent, "lo", true, NULL, err) < 0)
 		goto out;
-	{
-		struct rtnl_link *lo = NULL, *ch = rtnl_link_alloc();
-		int r = ch ? rtnl_link_get_kernel(sk_agent, 0, "lo", &lo) : -NLE_NOMEM;
-		if (r == 0) {
-			rtnl_link_set_flags(ch, IFF_UP);
-			r = rtnl_link_change(sk_agent, lo, ch, 0);
-		}
-		rtnl_link_put(lo);
-		rtnl_link_put(ch);
-		if (r < 0) {
-			al_err_set(err, 0, "bring lo up in the agent's namespace: %s",
-				   nl_geterror(r));
-			goto out;
-		}
-	}
 	rc = 0;
 out:
 	if (moved && setns(orig, CLONE_NEWNET) < 0)

@@ -665,7 +665,7 @@ static int spawn_init(struct la_ctx *c, struct la_child *ch, al_err *err)
 			}
 		}
 	}
-	if (write(syn[1], "g", 1) != 1) {
+	if (userns && write(syn[1], "g", 1) != 1) {
 		close(syn[1]);
 		return al_err_set(err, errno, "start the agent's init");
 	}
@@ -988,7 +988,7 @@ static int setup(struct la_ctx *c, al_err *err, int *code)
 			   "namespace untouched), %.1f ms; agent routes: %s/%u and lo only, no "
 			   "default route, no DNS",
 			   c->net.hub_if, c->net.agent_if, c->net.hub_addr, c->net.prefix,
-			   c->net.agent_addr, (double)c->net.setup_us / 1000.0, c->net.hub_addr,
+			   c->net.agent_addr, (double)c->net.setup_us / 1000.0, c->net.subnet,
 			   c->net.prefix);
 	} else if (cfg->net == LA_NET_ROOTLESS) {
 		for (size_t i = 0; i < nports; i++) {

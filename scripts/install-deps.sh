@@ -7,6 +7,10 @@ BUILD_PKGS="build-essential pkg-config libseccomp-dev libnl-3-dev libnl-route-3-
 libcgroup-dev libjansson-dev libevent-dev libssl-dev check"
 TEST_PKGS="python3 curl iproute2 procps openssl util-linux"
 BENCH_PKGS="bubblewrap hyperfine"
+# install: what scripts/install.sh needs on a server (build, the shipped
+# policy's /usr/bin/python3, /bin/kill for `systemctl reload`, curl for the
+# health check).
+INSTALL_PKGS="python3 procps curl"
 # deploy: the deployment tests (tests/deploy/): a booted systemd guest
 # (debootstrap + systemd-nspawn), containers (podman + runc), the VM test (qemu).
 DEPLOY_PKGS="debootstrap systemd-container podman runc uidmap qemu-system-x86 e2fsprogs"
@@ -17,8 +21,9 @@ build) ;;
 test) want="$want $TEST_PKGS" ;;
 bench) want="$want $TEST_PKGS $BENCH_PKGS" ;;
 all) want="$want $TEST_PKGS $BENCH_PKGS nodejs" ;;
+install) want="$want $INSTALL_PKGS" ;;
 deploy) want="$want $TEST_PKGS $DEPLOY_PKGS" ;;
-*) echo "usage: $0 [build|test|bench|all|deploy]" >&2; exit 2 ;;
+*) echo "usage: $0 [build|test|bench|all|install|deploy]" >&2; exit 2 ;;
 esac
 
 missing=""

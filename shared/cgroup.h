@@ -4,15 +4,19 @@
  * Layout:
  *   v1: /sys/fs/cgroup/<controller>/<parent>/<name> in every hierarchy used
  *       (memory, pids, cpuacct, cpu when a CPU quota is set, freezer when
- *       mounted).  Groups are created, set up and deleted through libcgroup.
+ *       mounted).  A group's memory directory is made first and removed
+ *       last.  Plus, once per boot, an empty named hierarchy mounted on
+ *       /run/agentlaunch/cgfavor for fast migrations (see
+ *       al_cgroup_fast_attach_prepare and docs/cgroups.md).
  *   v2: <root>/<base>/<parent>/<name>, where <root> is the cgroup2 mount and
  *       <base> is $AGENTLAUNCH_CGROUP_BASE (relative to <root>, default the
  *       root itself; under systemd point it at the service's delegated
  *       subtree).  The needed controllers are enabled in base's and the
- *       parent's cgroup.subtree_control.  v2 is driven with plain *at()
- *       syscalls on directory fds (not libcgroup): the same code then runs on
- *       a fake tree in the unit tests, it yields the fd CLONE_INTO_CGROUP
- *       needs, and it avoids libcgroup 2.0.2's v2 delete bug.
+ *       parent's cgroup.subtree_control.
+ * Both are driven with plain *at() syscalls on directory fds, not libcgroup
+ * (cgroup_v1.c says why: speed), the mounts read once per process from
+ * /proc/self/mountinfo.  The v2 code also runs on a fake tree in the unit
+ * tests and yields the fd CLONE_INTO_CGROUP needs.
  *
  * Fail closed: al_cgroup_create() refuses (with a message saying what to
  * enable) when a controller needed for a limit is missing: memory and pids
@@ -75,10 +79,27 @@ struct al_cgroup; /* opaque; owned by whoever created it */
  * parent: one or more '/'-separated components of [A-Za-z0-9._-] (e.g.
  * "agentlaunch"), created when missing and left in place; name: one such
  * component (the run id).  An existing group of that name is an error
- * (EEXIST), never reused.  The host probe is cached per process, libcgroup
- * is initialised once per process. */
+ * (EEXIST, in any v1 hierarchy), never reused.  The host probe is cached per
+ * process.  v1: calls al_cgroup_fast_attach_prepare() first. */
 int al_cgroup_create(const char *parent, const char *name, const struct al_limits *l,
 		     struct al_cgroup **out, al_err *err);
+
+/* v1 only: make migrations (al_cgroup_attach) fast, host-wide, by mounting
+ * an empty v1 hierarchy with the kernel's "favordynmods" flag:
+ *   mount -t cgroup -o none,name=agentlaunch,favordynmods cgroup
+ *         /run/agentlaunch/cgfavor
+ * in the caller's mount namespace (call it before unsharing one), and leaving
+ * it mounted.  Without it a v1 migration costs 5-10 ms per hierarchy (an RCU
+ * grace period per cgroup.procs write), with it ~0.3 ms; the price is
+ * slightly slower fork/exit host-wide (docs/cgroups.md).  An optimisation,
+ * never a requirement: returns 1 when the hierarchy is mounted (now or
+ * before), 0 when it is not used: cgroup v2 or no cgroups, opted out with
+ * AGENTLAUNCH_NO_FAVORDYNMODS=1, or the mount failed (e.g. a kernel without
+ * the option; err, when not NULL, then says why, for a debug log).  Never
+ * negative.  Cheap after the first call in a process (the result is cached;
+ * a mount already listed in /proc/self/mountinfo costs no syscall).
+ * al_cgroup_create() calls it on v1. */
+int al_cgroup_fast_attach_prepare(al_err *err);
 
 /* Move pid (all its threads) into the group: writes it to cgroup.procs in
  * every hierarchy.  Call it from the supervising parent while the child waits
@@ -119,9 +140,11 @@ int al_cgroup_destroy(struct al_cgroup *cg, al_err *err);
 
 /* Remove the leftovers of crashed runs: child groups of <parent> that no
  * live process owns (see "Ownership" above) and that contain no process.
- * Groups that still contain processes are left alone.  Returns the number of
- * cgroup directories removed (v1: one per hierarchy), or < 0 on error.  A
- * missing parent is not an error. */
+ * Groups that still contain processes (in any hierarchy) are left alone.
+ * Returns the number of cgroup directories removed (v1: one per hierarchy),
+ * or < 0 on error.  A missing parent is not an error.  Cheap enough for every
+ * run's start (tens of us with nothing to remove): it lists one directory
+ * (v1: memory/<parent>, whose children index the groups; v2: the parent). */
 int al_cgroup_sweep(const char *parent, al_err *err);
 
 /* ---- Testing only: the v2 backend over a fake cgroupfs -----------------

@@ -432,7 +432,7 @@ struct al_cgroup *cg_alloc(enum al_cg_version v, const char *name)
 
 void cg_free(struct al_cgroup *cg)
 {
-	for (size_t i = 0; i < cg->n; i++) {
+	for (size_t i = 0; i < C_N; i++) {
 		if (cg->h[i].fd >= 0)
 			close(cg->h[i].fd);
 		if (cg->h[i].pfd >= 0)

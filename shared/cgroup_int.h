@@ -45,7 +45,9 @@ struct cg_host {
 };
 
 struct cg_hier {
-	int fd;		 /* owned: O_PATH|O_DIRECTORY of the group in this hierarchy */
+	int fd;		 /* owned: O_PATH|O_DIRECTORY of the group in this hierarchy
+			  * (v1 memory: O_RDONLY, holding the ownership lock); -1
+			  * once removed */
 	int pfd;	 /* owned: O_PATH|O_DIRECTORY of the group's parent directory */
 	const char *ctl; /* borrowed static name (v1), "" on v2 */
 	char path[CG_PATH_MAX];
@@ -56,7 +58,8 @@ struct al_cgroup {
 	struct cg_hier h[C_N]; /* v2: h[0] only; v1: one per distinct mount, memory first */
 	size_t n;
 	int idx[C_N];		       /* v1: index into h per controller, -1 if absent */
-	int lockfd;		       /* owned: O_RDONLY fd of the group holding LOCK_EX */
+	int lockfd;		       /* owned: O_RDONLY fd of the group holding LOCK_EX
+					* (v1: -1, h[0].fd holds it) */
 	const struct al_cg_fakefs *fs; /* borrowed (tests only), NULL in production */
 	char name[CG_COMPONENT_MAX + 1];
 	char rel[CG_REL_MAX]; /* path as /proc/PID/cgroup shows it */
@@ -70,12 +73,12 @@ const struct cg_host *cg_host_get(al_err *err); /* cached probe; NULL + err on f
 /* ---- cgroup_fs.c: files ---- */
 int cg_pathf(char *buf, size_t sz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 ssize_t cg_read_at(int dfd, const char *file, char *buf, size_t sz); /* length or -errno */
-int cg_write_at(int dfd, const char *file, const char *val);	   /* 0 or -errno */
+int cg_write_at(int dfd, const char *file, const char *val);	     /* 0 or -errno */
 bool cg_exists_at(int dfd, const char *file);
 int cg_read_i64_at(int dfd, const char *file, int64_t *out); /* 0 or -errno */
 bool cg_has_token(const char *list, const char *tok);
 bool cg_keyed_i64(const char *buf, const char *key, int64_t *out);
-void cg_nap(long *us); /* sleep *us, then double it up to 5 ms */
+void cg_nap(long *us);	     /* sleep *us, then double it up to 5 ms */
 int cg_kernel_version(void); /* 6018 for 6.18, 0 if unknown */
 
 /* ---- cgroup_fs.c: names ---- */
@@ -100,7 +103,7 @@ void cg_free(struct al_cgroup *cg);
 /* ---- cgroup_v1.c ---- */
 int cg_v1_create(const struct cg_host *hs, const char *parent, const char *name,
 		 const struct al_limits *l, struct al_cgroup **out, al_err *err);
-int cg_v1_remove(struct al_cgroup *cg, al_err *err);
+int cg_v1_remove(struct al_cgroup *cg, al_err *err); /* 0 or -errno */
 int cg_v1_sweep(const struct cg_host *hs, const char *parent, al_err *err);
 
 /* ---- cgroup_v2.c ---- */

@@ -4,6 +4,7 @@
  * it avoids libcgroup 2.0.2's v2 delete bug.  See cgroup.h. */
 #include "cgroup_int.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -193,8 +194,8 @@ int cg_v2_create(const char *root, const char *base, const struct al_cg_fakefs *
 	cg->h[0].ctl = "";
 	cg->h[0].pfd = TAKE_FD(cur);
 	if (cg_pathf(cg->h[0].path, sizeof(cg->h[0].path), "%s/%s", path, name) < 0 ||
-	    cg_pathf(cg->rel, sizeof(cg->rel), "/%s%s%s/%s", base, *base ? "/" : "", parent,
-		     name) < 0) {
+	    cg_pathf(cg->rel, sizeof(cg->rel), "/%s%s%s/%s", base, *base ? "/" : "", parent, name) <
+		0) {
 		al_err_set(err, ENAMETOOLONG, "cgroup path %s/%s", path, name);
 		goto fail;
 	}
@@ -264,9 +265,10 @@ int cg_v2_sweep(const char *root, const char *base, const struct al_cg_fakefs *f
 	plock = cg_lock_parent(pfd, path, LOCK_EX, err);
 	if (plock < 0)
 		return -1;
-	DIR *d = fdopendir(TAKE_FD(pfd));
+	DIR *d = fdopendir(pfd);
 	if (d == NULL)
 		return al_err_set(err, errno, "list cgroup %s", path);
+	pfd = -1; /* owned by d now */
 	for (struct dirent *e; (e = readdir(d)) != NULL;) {
 		if (e->d_type != DT_DIR || !cg_valid_component(e->d_name, strlen(e->d_name)))
 			continue;

@@ -1310,6 +1310,168 @@ static int cmd_connect(char **argv)
 	return ok("connected to %s:%s", argv[1], argv[2]);
 }
 
+/* "env:NAME" means the value of environment variable NAME. */
+static const char *arg_or_env(const char *s)
+{
+	if (strncmp(s, "env:", 4) == 0)
+		return getenv(s + 4);
+	return s;
+}
+
+/* Split "HOST:PORT" / "[V6]:PORT" (in place copy) and connect with a 2 s
+ * timeout.  Returns the fd, or -1 with errno. */
+static int connect_hostport(const char *hp, char *shown, size_t shownsz)
+{
+	char buf[256], *host, *port;
+	struct sockaddr_storage ss;
+	socklen_t len, elen = sizeof(int);
+	struct pollfd pfd;
+	int fd, err = 0, rc;
+
+	snprintf(buf, sizeof(buf), "%s", hp);
+	snprintf(shown, shownsz, "%s", hp);
+	if (buf[0] == '[') {
+		char *end = strchr(buf, ']');
+		if (end == NULL || end[1] != ':')
+			return errno = EINVAL, -1;
+		*end = '\0';
+		host = buf + 1;
+		port = end + 2;
+	} else {
+		port = strrchr(buf, ':');
+		if (port == NULL)
+			return errno = EINVAL, -1;
+		*port++ = '\0';
+		host = buf;
+	}
+	if (parse_addr(host, port, &ss, &len) < 0)
+		return errno = EINVAL, -1;
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -1;
+	rc = connect(fd, (struct sockaddr *)&ss, len);
+	if (rc < 0 && errno != EINPROGRESS) {
+		err = errno;
+		close(fd);
+		return errno = err, -1;
+	}
+	if (rc < 0) {
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		rc = poll(&pfd, 1, 2000);
+		if (rc == 0)
+			err = ETIMEDOUT;
+		else if (rc < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
+			err = errno;
+	}
+	if (err) {
+		close(fd);
+		return errno = err, -1;
+	}
+	int fl = fcntl(fd, F_GETFL);
+	fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	return fd;
+}
+
+static int cmd_env(char **argv)
+{
+	const char *v = getenv(argv[1]);
+
+	if (v == NULL)
+		return blocked(ENOENT, "%s is not set", argv[1]);
+	return ok("%s=%s", argv[1], v);
+}
+
+static int cmd_connect_to(char **argv)
+{
+	const char *hp = arg_or_env(argv[1]);
+	char shown[256];
+	int fd;
+
+	if (hp == NULL)
+		return blocked(ENOENT, "%s is not set", argv[1] + 4);
+	fd = connect_hostport(hp, shown, sizeof(shown));
+	if (fd < 0)
+		return blocked(errno, "connect %s", shown);
+	close(fd);
+	return ok("connected to %s", shown);
+}
+
+/* One HTTP/1.1 request (Authorization: Bearer $AGENTGW_TOKEN when set);
+ * prints "OK HTTP <status> <body, first 300 bytes>". */
+static int http_request(const char *method, const char *url_arg, const char *path,
+			const char *body)
+{
+	const char *url = arg_or_env(url_arg);
+	const char *tok = getenv("AL_HELPER_NO_TOKEN") ? NULL : getenv("AGENTGW_TOKEN");
+	char hp[256], shown[256], req[8192], resp[65536], line[400];
+	size_t n = 0;
+	int fd;
+
+	if (url == NULL)
+		return blocked(ENOENT, "%s is not set", url_arg + 4);
+	if (strncmp(url, "http://", 7) == 0)
+		url += 7; /* else HOST:PORT[/PATH] */
+	snprintf(hp, sizeof(hp), "%s", url);
+	char *slash = strchr(hp, '/');
+	if (slash) {
+		if (path == NULL)
+			path = url + (slash - hp);
+		*slash = '\0';
+	}
+	if (path == NULL)
+		path = "/";
+	fd = connect_hostport(hp, shown, sizeof(shown));
+	if (fd < 0)
+		return blocked(errno, "connect %s", shown);
+	struct timeval tv = {5, 0};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	int len = snprintf(req, sizeof(req),
+			   "%s %s HTTP/1.1\r\nHost: %s\r\n%s%s%sContent-Type: application/json\r\n"
+			   "Content-Length: %zu\r\n\r\n%s",
+			   method, path, hp, tok ? "Authorization: Bearer " : "", tok ? tok : "",
+			   tok ? "\r\n" : "", body ? strlen(body) : 0, body ? body : "");
+	if (len < 0 || (size_t)len >= sizeof(req) || write(fd, req, (size_t)len) != len) {
+		int e = errno ? errno : EMSGSIZE;
+		close(fd);
+		return blocked(e, "send the request to %s", shown);
+	}
+	for (;;) {
+		ssize_t r = read(fd, resp + n, sizeof(resp) - 1 - n);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		resp[n] = '\0';
+		char *end = strstr(resp, "\r\n\r\n");
+		char *cl = strcasestr(resp, "\r\nContent-Length:");
+		if (end && cl && cl < end && n >= (size_t)(end + 4 - resp) + strtoul(cl + 17, NULL, 10))
+			break;
+		if (n == sizeof(resp) - 1)
+			break;
+	}
+	close(fd);
+	resp[n] = '\0';
+	int status = 0;
+	if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1)
+		return blocked(EPROTO, "no HTTP answer from %s (%zu bytes)", shown, n);
+	char *b = strstr(resp, "\r\n\r\n");
+	snprintf(line, sizeof(line), "%.300s", b ? b + 4 : "");
+	for (char *q = line; *q; q++)
+		if (*q == '\n' || *q == '\r')
+			*q = ' ';
+	return ok("HTTP %d %s%s %s", status, shown, path, line);
+}
+
+static int cmd_http_get(char **argv)
+{
+	return http_request("GET", argv[1], argv[2], NULL);
+}
+
+static int cmd_http_post(char **argv)
+{
+	return http_request("POST", argv[1], argv[2], argv[3]);
+}
+
 static int cmd_connect_unix(char **argv)
 {
 	struct sockaddr_un sa;
@@ -1744,6 +1906,12 @@ static const struct command commands[] = {
     {"ls", cmd_ls, 1, 1, "PATH  list a directory"},
     {"connect", cmd_connect, 2, 2, "HOST PORT  TCP connect, 2 s timeout"},
     {"connect-unix", cmd_connect_unix, 1, 1, "PATH  unix stream connect ('@name' = abstract)"},
+    {"connect-to", cmd_connect_to, 1, 1, "HOST:PORT|env:NAME  TCP connect, 2 s timeout"},
+    {"env", cmd_env, 1, 1, "NAME  print an environment variable (BLOCKED ENOENT if unset)"},
+    {"http-get", cmd_http_get, 1, 2,
+     "URL|env:NAME [PATH]  HTTP GET (Bearer $AGENTGW_TOKEN if set and not "
+     "$AL_HELPER_NO_TOKEN): 'OK HTTP <status> ...'"},
+    {"http-post", cmd_http_post, 3, 3, "URL|env:NAME PATH JSON  HTTP POST, like http-get"},
     {"udp", cmd_udp, 2, 2, "HOST PORT  send one datagram"},
     {"listen", cmd_listen, 1, 1, "PORT  bind+listen on 0.0.0.0:PORT (0 = any)"},
     {"memhog", cmd_memhog, 1, 1, "MB  allocate and touch MB MiB in 1 MiB steps"},

@@ -684,9 +684,9 @@ fi
 
 # ---- violations hand-over (--violation-fd) -----------------------------------------------------------------------
 
-mkfifo "$T/viol"
-start viol --policy "$P1" --violation-fd 8 8<>"$T/viol"
-printf '%s\n' '{"pid":4242,"syscall":"execve","path":"/bin/sh","argv":["sh","-c","id"],"identity":"agent-1","token":"x"}' >"$T/viol"
+mkfifo "$T/viol.fifo"
+start viol --policy "$P1" --violation-fd 8 8<>"$T/viol.fifo"
+printf '%s\n' '{"pid":4242,"syscall":"execve","path":"/bin/sh","argv":["sh","-c","id"],"identity":"agent-1","token":"x"}' >"$T/viol.fifo"
 sleep 0.5
 rec=$(grep '"event":"sandbox_violation"' "$AUDIT")
 is violation-recorded "$(jv "$rec" pid) $(jv "$rec" syscall) $(jv "$rec" path) $(jv "$rec" argv.2)" "4242 execve /bin/sh id"

@@ -1,5 +1,7 @@
 /* cgroup module: real groups on this host (root required: cgroupfs is
- * root-owned) and the v2 backend over a fake cgroupfs in a temp dir. */
+ * root-owned), on whatever this host has (v1 hybrid or v2; the v2 VM runs
+ * them too: tests/vm/cgroup_v2.sh).  The v2 backend over a fake cgroupfs is
+ * tested in test_cgroup_v2fake.c. */
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
@@ -22,26 +24,11 @@
 
 #include "shared/cgroup.h"
 #include "shared/util.h"
+#include "tests/unit/cgroup_test.h"
 
 #define PARENT "agentlaunch-test"
 
 static const char *const hier[] = {"memory", "pids", "cpu", "cpuacct", "freezer"};
-
-static struct al_limits lim(int64_t mem_mb, int64_t pids, int64_t cpu_pct)
-{
-	struct al_limits l = {
-	    .timeout_sec = AL_LIMIT_UNSET,
-	    .cpu_max_percent = cpu_pct,
-	    .mem_max_mb = mem_mb,
-	    .pids_max = pids,
-	    .max_stdout_bytes = AL_LIMIT_UNSET,
-	    .max_stderr_bytes = AL_LIMIT_UNSET,
-	    .max_file_mb = AL_LIMIT_UNSET,
-	    .max_open_files = AL_LIMIT_UNSET,
-	    .tmpfs_size_mb = AL_LIMIT_UNSET,
-	};
-	return l;
-}
 
 static void run_id(char *buf, size_t sz, const char *tag)
 {
@@ -49,53 +36,10 @@ static void run_id(char *buf, size_t sz, const char *tag)
 	snprintf(buf, sz, "t-%s-%d-%d", tag, (int)getpid(), n++);
 }
 
-/* Contents of a small file without trailing newlines ("" on error). */
-static const char *slurp(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static const char *slurp(const char *fmt, ...)
-{
-	static char buf[4096];
-	char path[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(path, sizeof(path), fmt, ap);
-	va_end(ap);
-	buf[0] = '\0';
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return buf;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	while (n > 0 && buf[n - 1] == '\n')
-		n--;
-	buf[n > 0 ? n : 0] = '\0';
-	return buf;
-}
-
-static void put(int dfd, const char *file, const char *val)
-{
-	int fd = openat(dfd, file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	ck_assert_msg(fd >= 0, "create %s: %s", file, strerror(errno));
-	ck_assert_int_eq(write(fd, val, strlen(val)), (ssize_t)strlen(val));
-	close(fd);
-}
-
 static void require_root(void)
 {
 	ck_assert_msg(geteuid() == 0,
 		      "these tests create real cgroups and need root (run as root)");
-}
-
-static bool exists(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static bool exists(const char *fmt, ...)
-{
-	char p[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(p, sizeof(p), fmt, ap);
-	va_end(ap);
-	return access(p, F_OK) == 0;
 }
 
 /* Where v2 groups go: the root, or $AGENTLAUNCH_CGROUP_BASE below it. */
@@ -161,6 +105,23 @@ static void release(int go)
 {
 	ck_assert_int_eq(write(go, "x", 1), 1);
 	close(go);
+}
+
+/* The v1 favordynmods hierarchy is mounted (see cgroup_v1.c). */
+static bool favor_in_mountinfo(void)
+{
+	char *mi = NULL;
+	al_err err;
+	bool found = false;
+
+	if (al_read_file("/proc/self/mountinfo", 1 << 22, &mi, NULL, &err) < 0)
+		return false;
+	for (char *save = NULL, *line = strtok_r(mi, "\n", &save); line && !found;
+	     line = strtok_r(NULL, "\n", &save))
+		found = strstr(line, " /run/agentlaunch/cgfavor ") && strstr(line, " - cgroup ") &&
+			strstr(line, "name=agentlaunch");
+	free(mi);
+	return found;
 }
 
 /* ---- real cgroups -------------------------------------------------------- */
@@ -560,8 +521,8 @@ START_TEST(test_timing)
 	struct al_limits l = lim(64, 32, 50);
 	al_err err = {0};
 	char id[64];
-	const int N = 50;
-	int64_t tc = 0, td = 0, first;
+	const int N = 50, NA = 10;
+	int64_t tc = 0, td = 0, ts = 0, ta = 0, first;
 
 	require_root();
 	probe(&caps);
@@ -574,18 +535,41 @@ START_TEST(test_timing)
 		int64_t t1 = al_now_us();
 		ck_assert_msg(al_cgroup_destroy(cg, &err) == 0, "destroy: %s", err.msg);
 		int64_t t2 = al_now_us();
+		ck_assert_msg(al_cgroup_sweep(PARENT, &err) == 0, "sweep: %s", err.msg);
+		int64_t t3 = al_now_us();
 		if (i == 0) {
 			first = t1 - t0;
 			continue;
 		}
 		tc += t1 - t0;
 		td += t2 - t1;
+		ts += t3 - t2;
 	}
 	printf("cgroup %s timing: first create %" PRId64 " us (one-time init included); "
-	       "create %" PRId64 " us, destroy %" PRId64 " us (mean of %d, memory+pids+cpu+"
-	       "cpuacct%s)\n",
-	       al_cgroup_version_name(caps.version), first, tc / N, td / N, N,
+	       "create %" PRId64 " us, destroy %" PRId64 " us, sweep with nothing to sweep "
+	       "%" PRId64 " us (mean of %d, memory+pids+cpu+cpuacct%s)\n",
+	       al_cgroup_version_name(caps.version), first, tc / N, td / N, ts / N, N,
 	       caps.version == AL_CG_V1 ? "+freezer" : "");
+	/* Moving a process in (v1: one cgroup.procs write per hierarchy). */
+	for (int i = 0; i < NA; i++) {
+		struct al_cgroup *cg = NULL;
+		int go;
+		run_id(id, sizeof(id), "time-attach");
+		ck_assert_msg(al_cgroup_create(PARENT, id, &l, &cg, &err) == 0, "create: %s",
+			      err.msg);
+		pid_t pid = spawn_waiting(&go, burn_cpu, 0);
+		int64_t t0 = al_now_us();
+		ck_assert_msg(al_cgroup_attach(cg, pid, &err) == 0, "attach: %s", err.msg);
+		ta += al_now_us() - t0;
+		release(go);
+		ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+		ck_assert_msg(al_cgroup_destroy(cg, &err) == 0, "destroy: %s", err.msg);
+	}
+	printf("cgroup %s attach: %" PRId64 " us (mean of %d; favordynmods %s)\n",
+	       al_cgroup_version_name(caps.version), ta / NA, NA,
+	       caps.version != AL_CG_V1 ? "not needed on v2"
+	       : favor_in_mountinfo()	? "mounted"
+					: "not mounted");
 	/* a sanity ceiling (emulated VMs are ~10x slower), not the budget */
 	ck_assert_msg((tc + td) / N < 50000, "create+destroy takes %" PRId64 " us", (tc + td) / N);
 }
@@ -616,401 +600,138 @@ START_TEST(test_real_v2_fail_closed)
 }
 END_TEST
 
-/* ---- v2 over a fake cgroupfs ---------------------------------------------- */
-
-struct fake {
-	bool peak;	 /* the fake kernel has memory.peak */
-	char killed[16]; /* what cgroup.kill held when its group was removed */
-	int rmdirs;
-};
-
-static bool has(const char *list, const char *word)
+/* Hierarchies where PARENT/id exists (v1), or 1 / 0 (v2). */
+static int dirs_of(const struct al_cg_caps *caps, const char *id)
 {
-	size_t n = strlen(word);
-	for (const char *p = strstr(list, word); p; p = strstr(p + 1, word))
-		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
-			return true;
-	return false;
+	int n = 0;
+
+	if (caps->version != AL_CG_V1)
+		return exists("%s/%s/%s", v2dir(caps), PARENT, id) ? 1 : 0;
+	for (size_t i = 0; i < sizeof(hier) / sizeof(hier[0]); i++)
+		n += exists("/sys/fs/cgroup/%s/%s/%s", hier[i], PARENT, id);
+	return n;
 }
 
-/* mkdir as cgroupfs does it: the interface files of the controllers that
- * the parent's subtree_control enables. */
-static int fake_mkdirat(int dfd, const char *name, void *arg)
+/* A runner killed mid-run: its group, whose sandbox is still alive, stays;
+ * once the sandbox is gone the next sweep removes it in every hierarchy. */
+START_TEST(test_sweep_killed_owner)
 {
-	struct fake *f = arg;
-	char sub[256] = "", ctl[256] = "";
-
-	if (mkdirat(dfd, name, 0755) < 0)
-		return -1;
-	int fd = openat(dfd, "cgroup.subtree_control", O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		ssize_t n = read(fd, sub, sizeof(sub) - 1);
-		sub[n > 0 ? n : 0] = '\0';
-		close(fd);
-	}
-	for (char *s = NULL, *t = strtok_r(sub, " \n", &s); t; t = strtok_r(NULL, " \n", &s)) {
-		size_t l = strlen(ctl);
-		snprintf(ctl + l, sizeof(ctl) - l, "%s%s", l ? " " : "", t[0] == '+' ? t + 1 : t);
-	}
-	int d = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	put(d, "cgroup.controllers", ctl);
-	put(d, "cgroup.subtree_control", "");
-	put(d, "cgroup.procs", "");
-	put(d, "cgroup.events", "populated 0\nfrozen 0\n");
-	put(d, "cgroup.kill", "");
-	put(d, "cgroup.freeze", "0\n");
-	put(d, "cpu.stat", "usage_usec 0\nuser_usec 0\nsystem_usec 0\n");
-	if (has(ctl, "memory")) {
-		put(d, "memory.max", "max\n");
-		put(d, "memory.current", "0\n");
-		put(d, "memory.swap.max", "max\n");
-		put(d, "memory.oom.group", "0\n");
-		put(d, "memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n");
-		if (f->peak)
-			put(d, "memory.peak", "0\n");
-	}
-	if (has(ctl, "pids"))
-		put(d, "pids.max", "max\n");
-	if (has(ctl, "cpu"))
-		put(d, "cpu.max", "max 100000\n");
-	close(d);
-	return 0;
-}
-
-/* rmdir as cgroupfs does it: refused while child groups exist; the
- * interface files go with the directory. */
-static int fake_rmdirat(int dfd, const char *name, void *arg)
-{
-	struct fake *f = arg;
-	int d = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (d < 0)
-		return -1;
-	DIR *dir = fdopendir(d);
-	for (struct dirent *e; (e = readdir(dir)) != NULL;) {
-		if (e->d_type == DT_DIR && e->d_name[0] != '.') {
-			closedir(dir);
-			errno = EBUSY;
-			return -1;
-		}
-	}
-	snprintf(f->killed, sizeof(f->killed), "%s", "");
-	int k = openat(dirfd(dir), "cgroup.kill", O_RDONLY | O_CLOEXEC);
-	if (k >= 0) {
-		ssize_t n = read(k, f->killed, sizeof(f->killed) - 1);
-		f->killed[n > 0 ? n : 0] = '\0';
-		close(k);
-	}
-	rewinddir(dir);
-	for (struct dirent *e; (e = readdir(dir)) != NULL;)
-		if (e->d_type == DT_REG)
-			unlinkat(dirfd(dir), e->d_name, 0);
-	closedir(dir);
-	f->rmdirs++;
-	return unlinkat(dfd, name, AT_REMOVEDIR);
-}
-
-/* Every fake tree lives under fake_base, made and removed by the parent
- * (an unchecked fixture), so a failing test leaves nothing in /tmp. */
-static char fake_base[64], fake_root[128];
-static struct fake fk;
-static const struct al_cg_fakefs fakefs = {fake_mkdirat, fake_rmdirat, &fk};
-
-static void fake_base_make(void)
-{
-	snprintf(fake_base, sizeof(fake_base), "/tmp/cgfake.XXXXXX");
-	if (mkdtemp(fake_base) == NULL)
-		fake_base[0] = '\0';
-}
-
-static void fake_base_remove(void)
-{
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fake_base);
-	if (fake_base[0] && system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", fake_base);
-}
-
-static void fake_setup(const char *controllers)
-{
-	ck_assert_msg(fake_base[0], "no temp dir");
-	snprintf(fake_root, sizeof(fake_root), "%s/root.XXXXXX", fake_base);
-	ck_assert_ptr_nonnull(mkdtemp(fake_root));
-	int d = open(fake_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	put(d, "cgroup.controllers", controllers);
-	put(d, "cgroup.subtree_control", "");
-	put(d, "cgroup.procs", "1\n");
-	close(d);
-	memset(&fk, 0, sizeof(fk));
-	fk.peak = true;
-}
-
-static void rm_rf(const char *path)
-{
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
-	ck_assert_int_eq(system(cmd), 0);
-}
-
-START_TEST(test_fake_v2_create_values)
-{
-	struct al_cgroup *cg = NULL;
-	struct al_limits l = lim(32, 16, 50);
 	struct al_cg_caps caps;
+	struct al_limits l = lim(32, 8, AL_LIMIT_UNSET);
 	al_err err = {0};
-	struct stat a, b;
+	char id[64];
+	int p[2], st;
+	pid_t sandbox = -1;
 
-	fake_setup("cpuset cpu io memory hugetlb pids rdma misc\n");
-	ck_assert_msg(al_cgroup_testing_v2_probe(fake_root, NULL, &caps, &err) == 0, "%s", err.msg);
-	ck_assert_int_eq(caps.version, AL_CG_V2);
-	ck_assert(caps.memory && caps.pids && caps.cpu && caps.cpuacct && !caps.memsw);
-	ck_assert_str_eq(caps.v2_root, fake_root);
-
-	ck_assert_msg(al_cgroup_testing_v2_create(fake_root, NULL, &fakefs, "agentlaunch", "r-1",
-						  &l, &cg, &err) == 0,
-		      "create: %s", err.msg);
-	ck_assert_str_eq(slurp("%s/cgroup.subtree_control", fake_root), "+memory +pids +cpu");
-	ck_assert_str_eq(slurp("%s/agentlaunch/cgroup.subtree_control", fake_root),
-			 "+memory +pids +cpu");
-	ck_assert_str_eq(slurp("%s/agentlaunch/r-1/memory.max", fake_root), "33554432");
-	ck_assert_str_eq(slurp("%s/agentlaunch/r-1/memory.swap.max", fake_root), "0");
-	ck_assert_str_eq(slurp("%s/agentlaunch/r-1/memory.oom.group", fake_root), "1");
-	ck_assert_str_eq(slurp("%s/agentlaunch/r-1/pids.max", fake_root), "16");
-	ck_assert_str_eq(slurp("%s/agentlaunch/r-1/cpu.max", fake_root), "50000 100000");
-	/* dirfd is the group's directory */
-	char gp[128];
-	snprintf(gp, sizeof(gp), "%s/agentlaunch/r-1", fake_root);
-	ck_assert_int_eq(fstat(al_cgroup_dirfd(cg), &a), 0);
-	ck_assert_int_eq(stat(gp, &b), 0);
-	ck_assert(a.st_ino == b.st_ino && a.st_dev == b.st_dev);
-	ck_assert_int_eq(fcntl(al_cgroup_dirfd(cg), F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
-	ck_assert_int_eq(fcntl(al_cgroup_dirfd(cg), F_GETFL) & O_PATH, O_PATH);
-	ck_assert_str_eq(al_cgroup_path(cg), gp);
-
-	/* The same id again: refused. */
-	struct al_cgroup *again = NULL;
-	ck_assert_int_lt(al_cgroup_testing_v2_create(fake_root, NULL, &fakefs, "agentlaunch", "r-1",
-						     &l, &again, &err),
-			 0);
-	ck_assert_int_eq(err.errnum, EEXIST);
-
-	/* A second group, no CPU quota: cpu.max untouched, nothing more enabled. */
-	struct al_cgroup *cg2 = NULL;
-	l = lim(8, 4, AL_LIMIT_UNSET);
-	ck_assert_msg(al_cgroup_testing_v2_create(fake_root, NULL, &fakefs, "agentlaunch", "r-2",
-						  &l, &cg2, &err) == 0,
-		      "create: %s", err.msg);
-	ck_assert_str_eq(slurp("%s/agentlaunch/r-2/cpu.max", fake_root), "max 100000");
-	ck_assert_str_eq(slurp("%s/agentlaunch/r-2/memory.max", fake_root), "8388608");
-	ck_assert_str_eq(slurp("%s/agentlaunch/r-2/pids.max", fake_root), "4");
-
-	/* kill goes through cgroup.kill; destroy removes the directory only */
-	ck_assert_msg(al_cgroup_kill(cg, &err) == 0, "kill: %s", err.msg);
-	ck_assert_str_eq(slurp("%s/cgroup.kill", gp), "1");
-	ck_assert_msg(al_cgroup_destroy(cg, &err) == 0, "destroy: %s", err.msg);
-	ck_assert_str_eq(fk.killed, "1");
-	ck_assert(access(gp, F_OK) != 0);
-	ck_assert_msg(al_cgroup_destroy(cg2, &err) == 0, "destroy: %s", err.msg);
-	snprintf(gp, sizeof(gp), "%s/agentlaunch", fake_root);
-	ck_assert(access(gp, F_OK) == 0);
-	rm_rf(fake_root);
-}
-END_TEST
-
-START_TEST(test_fake_v2_stats)
-{
-	struct al_cgroup *cg = NULL;
-	struct al_limits l = lim(32, 16, AL_LIMIT_UNSET);
-	al_err err = {0};
-	int64_t peak = -1, cpu = -1;
-	bool oom = false;
-	char g[128];
-
-	fake_setup("cpu memory pids\n");
-	ck_assert_msg(al_cgroup_testing_v2_create(fake_root, NULL, &fakefs, "agentlaunch", "r-1",
-						  &l, &cg, &err) == 0,
-		      "create: %s", err.msg);
-	snprintf(g, sizeof(g), "%s/agentlaunch/r-1", fake_root);
-	int d = open(g, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	ck_assert_msg(al_cgroup_stats(cg, &peak, &cpu, &oom, &err) == 0, "stats: %s", err.msg);
-	ck_assert(peak == 0 && cpu == 0 && !oom);
-	put(d, "memory.events", "low 0\nhigh 0\nmax 17\noom 1\noom_kill 1\noom_group_kill 0\n");
-	put(d, "cpu.stat",
-	    "usage_usec 123456\nuser_usec 100000\nsystem_usec 23456\n"
-	    "nr_periods 0\nnr_throttled 0\nthrottled_usec 0\n");
-	put(d, "memory.peak", "41943040\n");
-	ck_assert_msg(al_cgroup_stats(cg, &peak, &cpu, &oom, &err) == 0, "stats: %s", err.msg);
-	ck_assert_int_eq(peak, 41943040);
-	ck_assert_int_eq(cpu, 123456000);
-	ck_assert(oom);
-	/* Each output is optional. */
-	ck_assert_int_eq(al_cgroup_stats(cg, NULL, NULL, NULL, &err), 0);
-	/* Garbage is an error that names the file. */
-	put(d, "cpu.stat", "user_usec 1\n");
-	ck_assert_int_lt(al_cgroup_stats(cg, NULL, &cpu, NULL, &err), 0);
-	ck_assert_msg(strstr(err.msg, "cpu.stat") && strstr(err.msg, "usage_usec"), "%s", err.msg);
-	close(d);
-	ck_assert_msg(al_cgroup_destroy(cg, &err) == 0, "destroy: %s", err.msg);
-	rm_rf(fake_root);
-}
-END_TEST
-
-START_TEST(test_fake_v2_peak_fallback)
-{
-	struct al_cgroup *cg = NULL;
-	struct al_limits l = lim(32, 16, AL_LIMIT_UNSET);
-	al_err err = {0};
-	int64_t peak = -1;
-	char g[128];
-
-	fake_setup("cpu memory pids\n");
-	fk.peak = false; /* a kernel older than 5.19 */
-	ck_assert_msg(al_cgroup_testing_v2_create(fake_root, NULL, &fakefs, "agentlaunch", "r-1",
-						  &l, &cg, &err) == 0,
-		      "create: %s", err.msg);
-	snprintf(g, sizeof(g), "%s/agentlaunch/r-1", fake_root);
-	int d = open(g, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	const char *seq[] = {"1000\n", "500\n", "2000\n", "0\n"};
-	const int64_t want[] = {1000, 1000, 2000, 2000};
-	for (int i = 0; i < 4; i++) {
-		put(d, "memory.current", seq[i]);
-		ck_assert_msg(al_cgroup_stats(cg, &peak, NULL, NULL, &err) == 0, "%s", err.msg);
-		ck_assert_int_eq(peak, want[i]);
+	require_root();
+	probe(&caps);
+	ck_assert_msg(al_cgroup_sweep(PARENT, &err) >= 0, "sweep: %s", err.msg);
+	run_id(id, sizeof(id), "killed");
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	pid_t runner = fork();
+	ck_assert_int_ge(runner, 0);
+	if (runner == 0) {
+		struct al_cgroup *cg = NULL;
+		if (al_cgroup_create(PARENT, id, &l, &cg, &err) < 0)
+			_exit(2);
+		pid_t sb = fork();
+		if (sb == 0)
+			for (;;)
+				pause(); /* outlives the runner */
+		if (sb < 0 || al_cgroup_attach(cg, sb, &err) < 0)
+			_exit(3);
+		if (write(p[1], &sb, sizeof(sb)) != sizeof(sb))
+			_exit(4);
+		for (;;)
+			pause(); /* killed with its group still there */
 	}
-	close(d);
-	ck_assert_msg(al_cgroup_destroy(cg, &err) == 0, "destroy: %s", err.msg);
-	rm_rf(fake_root);
+	close(p[1]);
+	ck_assert_int_eq(read(p[0], &sandbox, sizeof(sandbox)), (ssize_t)sizeof(sandbox));
+	close(p[0]);
+	int n = dirs_of(&caps, id);
+	ck_assert_int_ge(n, 1);
+	kill(runner, SIGKILL);
+	ck_assert_int_eq(waitpid(runner, &st, 0), runner);
+	/* The owner is gone but its sandbox lives: not removed. */
+	ck_assert_int_eq(al_cgroup_sweep(PARENT, &err), 0);
+	ck_assert_int_eq(dirs_of(&caps, id), n);
+	/* The sandbox (reparented to init) dies: removed everywhere. */
+	ck_assert_int_eq(kill(sandbox, SIGKILL), 0);
+	int r = 0;
+	for (int i = 0; i < 200 && (r = al_cgroup_sweep(PARENT, &err)) == 0; i++)
+		usleep(5000);
+	ck_assert_msg(r == n, "sweep removed %d of %d directories: %s", r, n, r < 0 ? err.msg : "");
+	assert_gone(&caps, id);
+	printf("cgroup sweep: a killed runner's group (%d directories) removed once its "
+	       "sandbox was gone\n",
+	       n);
 }
 END_TEST
 
-START_TEST(test_fake_v2_fail_closed)
+/* v1: a directory of that name in any hierarchy refuses the create (never
+ * reused) and what was made before is removed. */
+START_TEST(test_exists_in_one_hierarchy)
 {
+	struct al_cg_caps caps;
 	struct al_cgroup *cg = NULL;
-	struct al_limits l = lim(32, 16, 50);
+	struct al_limits l = lim(32, 8, AL_LIMIT_UNSET);
 	al_err err = {0};
+	char id[64], p[512];
 
-	fake_setup("cpuset cpu io memory\n"); /* no pids */
-	ck_assert_int_lt(al_cgroup_testing_v2_create(fake_root, NULL, &fakefs, "agentlaunch", "r-1",
-						     &l, &cg, &err),
-			 0);
-	ck_assert_int_eq(err.errnum, ENOTSUP);
-	ck_assert_msg(strstr(err.msg, "the pids controller is not available") != NULL, "%s",
+	require_root();
+	probe(&caps);
+	if (caps.version != AL_CG_V1) {
+		printf("cgroup: not v1, per-hierarchy EEXIST test skipped\n");
+		return;
+	}
+	run_id(id, sizeof(id), "exists");
+	snprintf(p, sizeof(p), "/sys/fs/cgroup/pids/%s", PARENT);
+	ck_assert(mkdir(p, 0755) == 0 || errno == EEXIST);
+	snprintf(p, sizeof(p), "/sys/fs/cgroup/pids/%s/%s", PARENT, id);
+	ck_assert_int_eq(mkdir(p, 0755), 0);
+	ck_assert_int_lt(al_cgroup_create(PARENT, id, &l, &cg, &err), 0);
+	ck_assert_int_eq(err.errnum, EEXIST);
+	ck_assert_msg(strstr(err.msg, "already exists") && strstr(err.msg, "/pids/"), "%s",
 		      err.msg);
 	ck_assert(cg == NULL);
-	ck_assert(!exists("%s/agentlaunch", fake_root));
-	rm_rf(fake_root);
-
-	/* cpu only matters when a CPU quota is asked for */
-	fake_setup("memory pids\n");
-	ck_assert_int_lt(al_cgroup_testing_v2_create(fake_root, NULL, &fakefs, "agentlaunch", "r-1",
-						     &l, &cg, &err),
-			 0);
-	ck_assert_msg(strstr(err.msg, "the cpu controller is not available") != NULL, "%s",
-		      err.msg);
-	l = lim(32, 16, AL_LIMIT_UNSET);
-	ck_assert_msg(al_cgroup_testing_v2_create(fake_root, NULL, &fakefs, "agentlaunch", "r-1",
-						  &l, &cg, &err) == 0,
-		      "create: %s", err.msg);
-	ck_assert_str_eq(slurp("%s/cgroup.subtree_control", fake_root), "+memory +pids");
-	ck_assert_msg(al_cgroup_destroy(cg, &err) == 0, "destroy: %s", err.msg);
-	rm_rf(fake_root);
+	ck_assert(!exists("/sys/fs/cgroup/memory/%s/%s", PARENT, id));
+	ck_assert(exists("%s", p)); /* not ours: left alone */
+	ck_assert_int_eq(rmdir(p), 0);
 }
 END_TEST
 
-START_TEST(test_fake_v2_base)
+/* v1: the favordynmods hierarchy is mounted (or the kernel refused it, which
+ * is no error); the opt-out is honoured; v2: a no-op. */
+START_TEST(test_fast_attach_prepare)
 {
-	struct al_cgroup *cg = NULL;
-	struct al_limits l = lim(32, 16, 25);
 	struct al_cg_caps caps;
 	al_err err = {0};
 
-	/* A delegated subtree: system.slice/agentgw.service, with the gateway
-	 * itself in a leaf beside ours. */
-	fake_setup("cpu memory pids\n");
-	int r = open(fake_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	put(r, "cgroup.subtree_control", "cpu memory pids");
-	ck_assert_int_eq(fake_mkdirat(r, "system.slice", &fk), 0);
-	int s = openat(r, "system.slice", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	put(s, "cgroup.subtree_control", "memory pids cpu");
-	ck_assert_int_eq(fake_mkdirat(s, "agentgw.service", &fk), 0);
-	close(s);
-	close(r);
-
-	ck_assert_int_eq(
-	    al_cgroup_testing_v2_probe(fake_root, "system.slice/agentgw.service", &caps, &err), 0);
-	ck_assert(caps.memory && caps.pids && caps.cpu && caps.swap_max && caps.peak && caps.kill);
-	ck_assert_msg(al_cgroup_testing_v2_create(fake_root, "system.slice/agentgw.service",
-						  &fakefs, "agentlaunch", "r-1", &l, &cg,
-						  &err) == 0,
-		      "create: %s", err.msg);
-	ck_assert_str_eq(slurp("%s/cgroup.subtree_control", fake_root), "cpu memory pids");
-	ck_assert_str_eq(slurp("%s/system.slice/agentgw.service/cgroup.subtree_control", fake_root),
-			 "+memory +pids +cpu");
-	ck_assert_str_eq(
-	    slurp("%s/system.slice/agentgw.service/agentlaunch/r-1/cpu.max", fake_root),
-	    "25000 100000");
-	ck_assert_msg(al_cgroup_destroy(cg, &err) == 0, "destroy: %s", err.msg);
-
-	/* A base that does not exist, or escapes the root: errors. */
-	ck_assert_int_lt(al_cgroup_testing_v2_create(fake_root, "nope", &fakefs, "agentlaunch",
-						     "r-1", &l, &cg, &err),
-			 0);
-	ck_assert_msg(strstr(err.msg, "AGENTLAUNCH_CGROUP_BASE") != NULL, "%s", err.msg);
-	ck_assert_int_lt(al_cgroup_testing_v2_create(fake_root, "../etc", &fakefs, "agentlaunch",
-						     "r-1", &l, &cg, &err),
-			 0);
-	ck_assert_int_eq(err.errnum, EINVAL);
-	/* A delegated base without pids: fail closed, pointing at the parent. */
-	r = open(fake_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	ck_assert_int_eq(fake_mkdirat(r, "nopids", &fk), 0);
-	put(r, "nopids/cgroup.controllers", "cpu memory");
-	close(r);
-	ck_assert_int_lt(al_cgroup_testing_v2_create(fake_root, "nopids", &fakefs, "agentlaunch",
-						     "r-1", &l, &cg, &err),
-			 0);
-	ck_assert_msg(strstr(err.msg, "pids") && strstr(err.msg, "Delegate=yes"), "%s", err.msg);
-	rm_rf(fake_root);
-}
-END_TEST
-
-START_TEST(test_fake_v2_sweep)
-{
-	struct al_cgroup *live = NULL;
-	struct al_limits l = lim(32, 16, AL_LIMIT_UNSET);
-	al_err err = {0};
-	char p[128];
-
-	fake_setup("cpu memory pids\n");
-	/* No parent yet: nothing to do. */
-	ck_assert_int_eq(al_cgroup_testing_v2_sweep(fake_root, NULL, &fakefs, "agentlaunch", &err),
-			 0);
-	ck_assert_msg(al_cgroup_testing_v2_create(fake_root, NULL, &fakefs, "agentlaunch", "live",
-						  &l, &live, &err) == 0,
-		      "create: %s", err.msg);
-	snprintf(p, sizeof(p), "%s/agentlaunch", fake_root);
-	int pd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	ck_assert_int_eq(fake_mkdirat(pd, "stale", &fk), 0);
-	ck_assert_int_eq(fake_mkdirat(pd, "busy", &fk), 0);
-	put(pd, "busy/cgroup.events", "populated 1\nfrozen 0\n");
-	/* a stale group with a nested (empty) child group */
-	ck_assert_int_eq(fake_mkdirat(pd, "nested", &fk), 0);
-	int nd = openat(pd, "nested", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	ck_assert_int_eq(fake_mkdirat(nd, "inner", &fk), 0);
-	close(nd);
-
-	ck_assert_int_eq(al_cgroup_testing_v2_sweep(fake_root, NULL, &fakefs, "agentlaunch", &err),
-			 2);
-	ck_assert(faccessat(pd, "stale", F_OK, 0) != 0);
-	ck_assert(faccessat(pd, "nested", F_OK, 0) != 0);
-	ck_assert(faccessat(pd, "busy", F_OK, 0) == 0);
-	ck_assert(faccessat(pd, "live", F_OK, 0) == 0);
-	put(pd, "busy/cgroup.events", "populated 0\nfrozen 0\n");
-	ck_assert_int_eq(al_cgroup_testing_v2_sweep(fake_root, NULL, &fakefs, "agentlaunch", &err),
-			 1);
-	ck_assert(faccessat(pd, "busy", F_OK, 0) != 0);
-	ck_assert_msg(al_cgroup_destroy(live, &err) == 0, "destroy: %s", err.msg);
-	close(pd);
-	rm_rf(fake_root);
+	require_root();
+	probe(&caps);
+	if (caps.version != AL_CG_V1) {
+		ck_assert_int_eq(al_cgroup_fast_attach_prepare(&err), 0);
+		printf("cgroup: v2, fast attach prepare is a no-op\n");
+		return;
+	}
+	setenv("AGENTLAUNCH_NO_FAVORDYNMODS", "1", 1);
+	ck_assert_int_eq(al_cgroup_fast_attach_prepare(&err), 0);
+	unsetenv("AGENTLAUNCH_NO_FAVORDYNMODS");
+	bool before = favor_in_mountinfo();
+	int64_t t0 = al_now_us();
+	int rc = al_cgroup_fast_attach_prepare(&err);
+	int64_t t1 = al_now_us();
+	ck_assert_int_eq(al_cgroup_fast_attach_prepare(NULL), rc); /* cached */
+	int64_t t2 = al_now_us();
+	ck_assert_int_ge(rc, 0);
+	if (rc == 1)
+		ck_assert_msg(favor_in_mountinfo(), "prepare said 1 but nothing is mounted");
+	else
+		ck_assert_msg(!favor_in_mountinfo() && err.msg[0], "rc 0 without a reason");
+	printf("cgroup: favordynmods hierarchy %s (first call %" PRId64 " us, then %" PRId64
+	       " us)%s%s\n",
+	       rc ? (before ? "already mounted" : "mounted now") : "not used", t1 - t0, t2 - t1,
+	       rc ? "" : ": ", rc ? "" : err.msg);
 }
 END_TEST
 
@@ -1038,28 +759,22 @@ int main(void)
 {
 	Suite *s = suite_create("cgroup");
 	TCase *real = tcase_create("real");
-	TCase *fake = tcase_create("fake_v2");
 
 	tcase_set_timeout(real, 60);
 	tcase_add_test(real, test_probe);
+	tcase_add_test(real, test_fast_attach_prepare); /* first: it may mount */
 	tcase_add_test(real, test_create_limits_readback);
 	tcase_add_test(real, test_bad_arguments);
 	tcase_add_test(real, test_attach_cpu_time);
 	tcase_add_test(real, test_oom_kill);
 	tcase_add_test(real, test_pids_limit_and_destroy_kills);
 	tcase_add_test(real, test_sweep);
+	tcase_add_test(real, test_sweep_killed_owner);
+	tcase_add_test(real, test_exists_in_one_hierarchy);
 	tcase_add_test(real, test_clone_into_cgroup);
 	tcase_add_test(real, test_timing);
 	tcase_add_test(real, test_real_v2_fail_closed);
-	tcase_add_test(fake, test_fake_v2_create_values);
-	tcase_add_test(fake, test_fake_v2_stats);
-	tcase_add_test(fake, test_fake_v2_peak_fallback);
-	tcase_add_test(fake, test_fake_v2_fail_closed);
-	tcase_add_test(fake, test_fake_v2_base);
-	tcase_add_test(fake, test_fake_v2_sweep);
-	tcase_add_unchecked_fixture(fake, fake_base_make, fake_base_remove);
 	suite_add_tcase(s, real);
-	suite_add_tcase(s, fake);
 
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -1,0 +1,109 @@
+#!/bin/bash
+# Network isolation of agentlaunch --net isolated (SPEC §2), as root.
+#
+# From inside, the only reachable TCP endpoints must be the gateway (at
+# AGENTGW_URL, with the launch's token) and each --allow-service (at
+# AGENTLAUNCH_SERVICE_<PORT>).  Not reachable: a host service bound to
+# 0.0.0.0 / :: through any host address (every address `ip -o addr` lists),
+# other loopback services, the relay address's other ports, the outside
+# (192.0.2.1, TEST-NET).  Each "unreachable" check is run bare too and
+# succeeds there (the listener answers, the datagram has a route).
+# Targets: 127.0.0.0/8, the host's own addresses, the launch's namespaces,
+# 192.0.2.1.
+. "$(dirname "$0")/launcher_common.sh"
+need_root launcher_net
+la_prereq
+BEFORE=$TMPBASE/before
+snapshot >"$BEFORE"
+AS_NOBODY=(setpriv --reuid 65534 --regid 65534 --clear-groups)
+
+ANYP=$(listen_tcp "$TMPBASE/any" 0.0.0.0)
+ANY6P=$(listen_tcp "$TMPBASE/any6" ::)
+SVCP=$(listen_tcp "$TMPBASE/svc" 127.0.0.1 http)
+OTHERP=$(listen_tcp "$TMPBASE/other" 127.0.0.1)
+if [ -z "$ANYP" ] || [ -z "$SVCP" ] || [ -z "$OTHERP" ] || [ -z "$ANY6P" ]; then
+	fail listeners "could not start the test listeners"
+	exit 0
+fi
+
+# --- the gateway -----------------------------------------------------------------
+run_la -- env AGENTGW_URL
+HUB=$(printf '%s' "$OUT" | sed -n 's|^OK AGENTGW_URL=http://\([0-9.]*\):9999$|\1|p')
+if [ -n "$HUB" ]; then pass "AGENTGW_URL=http://$HUB:9999 (the veth's relay address)"; else fail "AGENTGW_URL" "$OUT"; fi
+run_la -- env AGENTGW_TOKEN
+if printf '%s' "$OUT" | grep -Eq '^OK AGENTGW_TOKEN=[0-9a-f]{64}$'; then pass "AGENTGW_TOKEN: a fresh 256-bit token"; else fail "AGENTGW_TOKEN" "$OUT"; fi
+run_la -- http-get env:AGENTGW_URL /healthz
+if printf '%s' "$OUT" | grep -q '^OK HTTP 200 .*"status":"ok"'; then pass "gateway reachable at AGENTGW_URL (/healthz)"; else fail "gateway /healthz" "$OUT"; fi
+run_la -- http-post env:AGENTGW_URL /v1/plan '{"command":"git status"}'
+if printf '%s' "$OUT" | grep -q '^OK HTTP 200 .*"decision"'; then pass "gateway accepts the launch's token (/v1/plan 200)"; else fail "gateway with token" "$OUT"; fi
+OUT=$(AL_HELPER_NO_TOKEN=1 la -- "$H" http-post env:AGENTGW_URL /v1/plan '{"command":"git status"}' 2>&1 </dev/null)
+if printf '%s' "$OUT" | grep -q '^OK HTTP 401'; then pass "gateway refuses requests without the token (401)"; else fail "gateway without token" "$OUT"; fi
+run_la --identity agent-7 -- http-post env:AGENTGW_URL /v1/plan '{"command":"git status","identity":"someone-else"}'
+if printf '%s' "$OUT" | grep -q '^OK HTTP 403 .*identity_mismatch'; then pass "the token is bound to the launch's identity (403 identity_mismatch)"; else fail "identity binding" "$OUT"; fi
+
+# --- allowed and other loopback services ----------------------------------------------
+run_la --allow-service "127.0.0.1:$SVCP" -- env "AGENTLAUNCH_SERVICE_$SVCP"
+if [ "$OUT" = "OK AGENTLAUNCH_SERVICE_$SVCP=$HUB:$SVCP" ]; then pass "AGENTLAUNCH_SERVICE_$SVCP=$HUB:$SVCP"; else fail "AGENTLAUNCH_SERVICE_<PORT>" "$OUT"; fi
+run_la --allow-service "127.0.0.1:$SVCP" -- http-get "env:AGENTLAUNCH_SERVICE_$SVCP" /
+if printf '%s' "$OUT" | grep -q '^OK HTTP 200 .*"service":"ok"'; then pass "allowed service reachable through its relay"; else fail "allowed service" "$OUT"; fi
+run_la --allow-service "localhost:$SVCP" -- http-get "$HUB:$SVCP" /
+if printf '%s' "$OUT" | grep -q '^OK HTTP 200'; then pass "--allow-service localhost:P works too"; else fail "allow-service localhost" "$OUT"; fi
+expect_la "other loopback service: not at 127.0.0.1 inside" BLOCKED --allow-service "127.0.0.1:$SVCP" -- connect-to "127.0.0.1:$OTHERP"
+expect_la "other loopback service: not at the relay address" BLOCKED --allow-service "127.0.0.1:$SVCP" -- connect-to "$HUB:$OTHERP"
+expect_bare "bare-connect to that loopback service" OK -- connect-to "127.0.0.1:$OTHERP"
+expect_la "the allowed service is unreachable without --allow-service" BLOCKED -- connect-to "$HUB:$SVCP"
+
+# --- host services on 0.0.0.0 / :: through every host address -----------------------
+addrs=$(ip -o addr show | awk '{print $4}' | cut -d/ -f1 | grep -v '^fe80:')
+[ -n "$HUB" ] && addrs="$addrs $HUB"
+n=0
+for a in $addrs; do
+	case "$a" in *:*) hp="[$a]:$ANY6P" ;; *) hp="$a:$ANYP" ;; esac
+	run_la -- connect-to "$hp"
+	check_outcome "0.0.0.0/:: listener unreachable via $hp" BLOCKED
+	if [ "$a" != "$HUB" ]; then
+		expect_bare "bare-connect $hp (the listener answers on the host)" OK -- connect-to "$hp"
+	fi
+	n=$((n + 1))
+done
+[ "$n" -ge 3 ] && pass "checked $n addresses (ip -o addr + the relay address)" || fail "host addresses" "only $n: $addrs"
+expect_la "relay address: no other port open (22)" BLOCKED -- connect-to "$HUB:22"
+
+# --- outside, DNS ------------------------------------------------------------------------
+expect_la "outside 192.0.2.1:80 unreachable (no default route)" BLOCKED:ENETUNREACH -- connect-to 192.0.2.1:80
+expect_la "outside: no route for UDP either" BLOCKED:ENETUNREACH -- udp 192.0.2.1 53
+expect_bare "bare-udp 192.0.2.1 53 (the host has a route)" OK -- udp 192.0.2.1 53
+ns=$(awk '$1 == "nameserver" {print $2; exit}' /etc/resolv.conf)
+if [ -n "$ns" ]; then
+	case "$ns" in *:*) nsp="[$ns]" ;; *) nsp=$ns ;; esac
+	run_la -- udp "$ns" 53
+	check_outcome "no DNS: the host's resolver $ns unreachable" BLOCKED
+	: "$nsp"
+fi
+expect_la "IPv6 outside unreachable" BLOCKED:ENETUNREACH -- udp 2001:db8::1 53
+
+# --- two launches on the same --port at once --------------------------------------------
+(la -- "$H" http-get env:AGENTGW_URL /healthz >"$TMPBASE/c1" 2>&1 </dev/null) &
+p1=$!
+(la -- "$H" http-get env:AGENTGW_URL /healthz >"$TMPBASE/c2" 2>&1 </dev/null) &
+p2=$!
+wait $p1 $p2
+if grep -q '^OK HTTP 200' "$TMPBASE/c1" && grep -q '^OK HTTP 200' "$TMPBASE/c2"; then
+	pass "two launches at once, both on port 9999, each reaches its own gateway"
+else
+	fail "two launches at once" "$(cat "$TMPBASE/c1" "$TMPBASE/c2" | tail -c 400)"
+fi
+
+# --- --net host: loud ----------------------------------------------------------------
+HP=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+OUT=$(la --net host --port "$HP" -- "$H" http-get env:AGENTGW_URL /healthz 2>&1 </dev/null)
+if printf '%s' "$OUT" | grep -q '^agentlaunch: WARNING:' && printf '%s' "$OUT" | grep -q "^OK HTTP 200 127.0.0.1:$HP"; then
+	pass "--net host: 'agentlaunch: WARNING:' on stderr, gateway at 127.0.0.1:$HP"
+else
+	fail "--net host" "$(printf '%s' "$OUT" | tail -c 400)"
+fi
+HA=$TMPBASE/host-skip.jsonl
+OUT=$(timeout 30 "$LAUNCH" --net host --skip-gateway http://127.0.0.1:9 --audit "$HA" --workdir "$WD" -- "$H" marker 2>&1 </dev/null)
+if grep -q '"warning":"--net host' "$HA" 2>/dev/null; then pass "--net host: recorded in the audit log (agent_start warning)"; else fail "--net host audit" "$OUT $(cat "$HA" 2>&1 | tail -c 300)"; fi
+
+leftovers_check net "$BEFORE"
