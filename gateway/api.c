@@ -64,6 +64,24 @@ static const char *phrase(int status)
 	}
 }
 
+static const char *method_name(enum evhttp_cmd_type m)
+{
+	switch (m) {
+	case EVHTTP_REQ_GET:
+		return "GET";
+	case EVHTTP_REQ_POST:
+		return "POST";
+	case EVHTTP_REQ_HEAD:
+		return "HEAD";
+	case EVHTTP_REQ_PUT:
+		return "PUT";
+	case EVHTTP_REQ_DELETE:
+		return "DELETE";
+	default:
+		return "OTHER";
+	}
+}
+
 static void on_complete(struct evhttp_request *req, void *arg)
 {
 	struct gw_front *f = arg;
@@ -113,6 +131,9 @@ static void reply(struct gw_front *f, struct evhttp_request *req, const char *ro
 	}
 	free(s);
 	gw_metrics_request(f->metrics, route, status);
+	if (gw_verbose)
+		gw_debug("%s %.200s -> %d", method_name(evhttp_request_get_command(req)),
+			 evhttp_request_get_uri(req), status);
 	send_reply(f, req, status, b);
 	if (b)
 		evbuffer_free(b);

@@ -5,6 +5,7 @@
 #define GW_MONITOR_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -66,6 +67,25 @@ void gw_monitor_sweep(struct gw_mon *m);
 
 int gw_monitor_swap_policy(struct gw_mon *m, struct al_policy *np); /* takes np */
 void gw_monitor_stats(struct gw_mon *m);			    /* tell the front end */
+
+/* monitor.c, for monreq.c and monevents.c */
+int gw_mon_audit(struct gw_mon *m, json_t *rec, json_t **written); /* rec borrowed */
+int gw_mon_audit_ready(struct gw_mon *m); /* 0 when records can be written */
+void gw_mon_respond(struct gw_mon *m, uint64_t id, int status, json_t *body, json_t *meta);
+void gw_mon_respond_err(struct gw_mon *m, uint64_t id, const struct gw_apierr *e,
+			const char *run_id, json_t *meta);
+void gw_mon_respond_audit_down(struct gw_mon *m, uint64_t id, const char *run_id);
+json_t *gw_mon_meta(const char *route, const char *rule, bool has_rule, const char *decision,
+		    json_t *record);
+const struct al_policy *gw_mon_policy(const struct gw_mon *m);
+struct polref *gw_mon_policy_get(struct gw_mon *m); /* a reference for a run */
+void gw_mon_policy_put(struct polref *r);
+
+/* monreq.c */
+void gw_mon_handle_req(struct gw_mon *m, uint64_t id, const char *route, const char *token,
+		       size_t token_len, json_t *body);
+void gw_mon_handle_find(struct gw_mon *m, uint64_t id, const char *run_id, const char *token,
+			size_t token_len);
 
 /* monevents.c */
 void gw_monitor_reload(struct gw_mon *m);

@@ -367,6 +367,9 @@ int gw_serve(const struct gw_config *cfg)
 	/* everything OpenSSL reads from disk, read now: the front end cannot */
 	OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG | OPENSSL_INIT_LOAD_SSL_STRINGS, NULL);
 
+	if (strcmp(cfg->audit_file, GW_DEFAULT_AUDIT) == 0 &&
+	    al_mkdir_p("/var/log/agentlaunch", 0750, &err) < 0)
+		al_bail(1, GW_PROG, "%s: give --audit FILE in a directory that exists", err.msg);
 	if (al_policy_load_file(cfg->policy_file, &sh.policy, &err) < 0)
 		al_bail(1, GW_PROG, "policy refused: %s", err.msg);
 	if (cfg->tokens_file && gw_auth_load_file(&sh.auth, cfg->tokens_file, &err) < 0)

@@ -33,7 +33,10 @@
  * for -v as "v MESSAGE\n") and the process exits 125 (126/127 for an exec
  * that fails with EACCES/ENOENT). */
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <pwd.h>
+#include <stdlib.h>
 #include <linux/close_range.h>
 #include <poll.h>
 #include <sched.h>
@@ -180,6 +183,79 @@ static int overlay(const char *dir, bool ro, const char *opts, struct keep *keep
 	return 0;
 }
 
+static char *xstrdup(const char *s)
+{
+	char *d = strdup(s);
+	if (d == NULL)
+		_exit(LA_EXIT_ERROR);
+	return d;
+}
+
+/* Directories hidden from the agent: /root, other users' homes, /run,
+ * the project's state; files: the shadow family.  Computed by init, in
+ * parallel with the supervisor's network setup. */
+static char **mask_dirs(const struct la_child *ch)
+{
+	static const char *const fixed[] = {"/root", "/run", "/var/lib/agentlaunch",
+					    "/var/log/agentlaunch", "/var/run/agentlaunch"};
+	size_t cap = 64, n = 0;
+	char **v = calloc(cap + 1, sizeof(char *));
+
+	if (v == NULL)
+		_exit(LA_EXIT_ERROR);
+#define ADD(p)                                                                                     \
+	do {                                                                                       \
+		bool dup = false;                                                                  \
+		for (size_t i_ = 0; i_ < n; i_++)                                                  \
+			dup = dup || strcmp(v[i_], (p)) == 0;                                      \
+		if (!dup && n < cap)                                                               \
+			v[n++] = xstrdup(p);                                                       \
+	} while (0)
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		ADD(fixed[i]);
+	setpwent();
+	for (struct passwd *pw; (pw = getpwent()) != NULL;) {
+		const char *d = pw->pw_dir;
+		if (pw->pw_uid == ch->uid || d == NULL || d[0] != '/' || strcmp(d, "/") == 0 ||
+		    strcmp(d, ch->home) == 0 || strcmp(d, "/home") == 0)
+			continue;
+		/* real people's homes: /home/..., or any home of uid >= 1000 */
+		if (strncmp(d, "/home/", 6) != 0 && (pw->pw_uid < 1000 || pw->pw_uid == 65534))
+			continue;
+		if (strncmp(d, "/nonexistent", 12) == 0)
+			continue;
+		ADD(d);
+	}
+	endpwent();
+	DIR *dir = opendir("/home");
+	if (dir != NULL) {
+		for (struct dirent *de; (de = readdir(dir)) != NULL;) {
+			char p[PATH_MAX];
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(p, sizeof(p), "/home/%s", de->d_name);
+			if (strcmp(p, ch->home) != 0)
+				ADD(p);
+		}
+		closedir(dir);
+	}
+#undef ADD
+	return v;
+}
+
+static char **mask_files(void)
+{
+	static const char *const f[] = {"/etc/shadow",	"/etc/shadow-", "/etc/gshadow",
+					"/etc/gshadow-", "/etc/security/opasswd"};
+	char **v = calloc(sizeof(f) / sizeof(f[0]) + 1, sizeof(char *));
+
+	if (v == NULL)
+		_exit(LA_EXIT_ERROR);
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		v[i] = xstrdup(f[i]);
+	return v;
+}
+
 static int setup_fs(const struct la_child *ch, char *rep, size_t repn, al_err *err)
 {
 	struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID};
@@ -188,6 +264,7 @@ static int setup_fs(const struct la_child *ch, char *rep, size_t repn, al_err *e
 	struct stat st;
 	unsigned masked = 0, masked_files = 0;
 	const char *procnote = "fresh /proc";
+	char **mdirs = mask_dirs(ch), **mfiles = mask_files();
 
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return al_err_set(err, errno, "make / private");
@@ -226,17 +303,17 @@ static int setup_fs(const struct la_child *ch, char *rep, size_t repn, al_err *e
 	/* The workdir first unless a tmpfs below hides its place (then it is
 	 * bound back into that tmpfs): masks inside it still apply. */
 	bool wd_hidden = under(ch->workdir, "/tmp") || under(ch->workdir, "/dev/shm");
-	for (char **m = ch->mask_dirs; m && *m; m++)
+	for (char **m = mdirs; m && *m; m++)
 		wd_hidden = wd_hidden || under(ch->workdir, *m);
 	if (!wd_hidden && bind_keep(&keeps[0], err) < 0)
 		return -1;
 	if (overlay("/tmp", false, TMP_SIZE, keeps, nk, &masked, err) < 0 ||
 	    overlay("/dev/shm", false, SHM_SIZE, keeps, nk, &masked, err) < 0)
 		return -1;
-	for (char **m = ch->mask_dirs; m && *m; m++)
+	for (char **m = mdirs; m && *m; m++)
 		if (overlay(*m, true, "size=16k", keeps, nk, &masked, err) < 0)
 			return -1;
-	for (char **f = ch->mask_files; f && *f; f++) {
+	for (char **f = mfiles; f && *f; f++) {
 		if (lstat(*f, &st) < 0 || !S_ISREG(st.st_mode))
 			continue;
 		if (bind_at("/dev/null", *f, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, err) < 0)
@@ -371,15 +448,9 @@ void la_init_main(struct la_child *ch)
 			_exit(LA_EXIT_ERROR); /* the supervisor died */
 	}
 	close(ch->sync_fd);
-	if (ch->agent_ns >= 0) {
-		if (setns(ch->agent_ns, CLONE_NEWNET) < 0)
-			al_err_set(&err, errno, "join the agent's network namespace"),
-			    fail(ch, LA_EXIT_ERROR, &err);
-		close(ch->agent_ns);
-	} else if (ch->n_relay_ports > 0 || ch->userns) {
-		if (rootless_relays(ch, &err) < 0)
-			fail(ch, LA_EXIT_ERROR, &err);
-	}
+	/* isolated: the supervisor configures this namespace from outside */
+	if (ch->rootless_net && rootless_relays(ch, &err) < 0)
+		fail(ch, LA_EXIT_ERROR, &err);
 	if (setup_fs(ch, rep, sizeof(rep), &err) < 0)
 		fail(ch, LA_EXIT_ERROR, &err);
 	if (ch->verbose)

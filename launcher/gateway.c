@@ -27,6 +27,7 @@
 #include <string.h>
 #include <poll.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -322,6 +323,57 @@ static __attribute__((noreturn)) void gw_child(const char *bin, char **argv, int
 	_exit(LA_EXIT_NOTFOUND);
 }
 
+/* Is another process (another launch's agentgw) writing this log? */
+static bool log_busy(const char *path)
+{
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+	if (fd < 0)
+		return false;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+		return errno == EWOULDBLOCK;
+	flock(fd, LOCK_UN);
+	return false;
+}
+
+/* The gateway's audit log.  --audit as given (a log has one writer: a
+ * second launch on the same file is refused by agentgw, with its message).
+ * Default: root /var/log/agentlaunch/audit.jsonl, others
+ * ${XDG_STATE_HOME:-~/.local/state}/agentlaunch/audit.jsonl; when another
+ * launch's gateway is writing it, audit-<launch id>.jsonl next to it. */
+static int choose_audit(struct la_ctx *c, al_err *err)
+{
+	char dir[PATH_MAX];
+
+	if (c->cfg->audit) {
+		snprintf(c->audit, sizeof(c->audit), "%s", c->cfg->audit);
+		return 0;
+	}
+	if (c->is_root) {
+		snprintf(dir, sizeof(dir), "/var/log/agentlaunch");
+		if (al_mkdir_p(dir, 0750, err) < 0)
+			return al_err_wrap(err, "audit log directory (or give --audit FILE)");
+	} else {
+		const char *st = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+		if (st && st[0] == '/')
+			snprintf(dir, sizeof(dir), "%s/agentlaunch", st);
+		else if (home && home[0] == '/')
+			snprintf(dir, sizeof(dir), "%s/.local/state/agentlaunch", home);
+		else
+			return al_err_set(err, ENOENT, "no HOME: give --audit FILE");
+		if (al_mkdir_p(dir, 0700, err) < 0)
+			return al_err_wrap(err, "audit log directory (or give --audit FILE)");
+	}
+	snprintf(c->audit, sizeof(c->audit), "%s/audit.jsonl", dir);
+	if (log_busy(c->audit)) {
+		snprintf(c->audit, sizeof(c->audit), "%s/audit-%s.jsonl", dir, c->launch_id);
+		la_warn("note: %s/audit.jsonl is being written by another agentgw: this launch's "
+			"gateway writes %s (give --audit FILE to choose)",
+			dir, c->audit);
+	}
+	return 0;
+}
+
 int la_gw_start(struct la_ctx *c, al_err *err)
 {
 	struct la_gw *g = &c->gw;
@@ -353,10 +405,10 @@ int la_gw_start(struct la_ctx *c, al_err *err)
 	}
 	argv[n++] = "--policy";
 	argv[n++] = c->policy;
-	if (cfg->audit) {
-		argv[n++] = "--audit";
-		argv[n++] = (char *)cfg->audit;
-	}
+	if (choose_audit(c, err) < 0)
+		return -1;
+	argv[n++] = "--audit";
+	argv[n++] = c->audit;
 	argv[n++] = "--token-fd";
 	argv[n++] = "3";
 	argv[n++] = "--violation-fd";
@@ -410,7 +462,7 @@ int la_gw_start(struct la_ctx *c, al_err *err)
 	la_verbose(c, "gateway: started %s (pid %d) on unix:%s%s%s, audit %s", bin, (int)pid,
 		   g->sock, cfg->net == LA_NET_HOST ? " and " : "",
 		   cfg->net == LA_NET_HOST ? listen_tcp : "",
-		   cfg->audit ? cfg->audit : "(agentgw's default)");
+		   c->audit);
 	return 0;
 fail:
 	for (int i = 0; i < 2; i++) {

@@ -128,8 +128,8 @@ unsigned long long la_proc_starttime(pid_t pid); /* 0 when gone */
 
 /* netns.c: isolated mode. */
 struct la_net {
-	int hub_ns;   /* owned, -1: the private namespace holding the veth's far end */
-	int agent_ns; /* owned, -1: the agent's network namespace (init joins it) */
+	int hub_ns; /* owned, -1: the private namespace holding the veth's far end */
+	uint32_t net;
 	char subnet[INET_ADDRSTRLEN];
 	char hub_addr[INET_ADDRSTRLEN];
 	char agent_addr[INET_ADDRSTRLEN];
@@ -137,11 +137,14 @@ struct la_net {
 	char hub_if[16], agent_if[16];
 	int64_t setup_us;
 };
-/* Create both namespaces, the veth pair (peer made directly inside the
- * agent's namespace) with addresses, loopback up inside, and bind one
- * listening TCP socket per port on the hub address (fds[i] gets the
- * socket for ports[i], owned by the caller). */
-int la_net_isolated(struct la_net *n, const uint16_t *ports, size_t nports, int *fds, al_err *err);
+/* Pick the /30 (no overlap with the host's routes and addresses). */
+int la_net_plan(struct la_net *n, al_err *err);
+/* Create the hub namespace and the veth pair (its peer made directly inside
+ * agent_ns, the agent's network namespace: borrowed fd) with addresses,
+ * bring lo up inside, and bind one listening TCP socket per port on the hub
+ * address (fds[i] gets the socket for ports[i], owned by the caller). */
+int la_net_isolated(struct la_net *n, int agent_ns, const uint16_t *ports, size_t nports, int *fds,
+		    al_err *err);
 void la_net_close(struct la_net *n);
 /* Bring "lo" up in the calling thread's network namespace (ioctl). */
 int la_net_lo_up(al_err *err);
@@ -234,6 +237,10 @@ void la_sink_tick(struct la_ctx *c);
 int64_t la_sink_next_timer(const struct la_ctx *c);
 /* Write everything out (blocking, bounded) and detach. */
 void la_sink_finish(struct la_ctx *c);
+/* Build the agent lock (cached BPF, see lock.c) into c->bpf. */
+int la_lock_build(struct la_ctx *c, al_err *err);
+/* Cheap check that the launcher's own audit file can be written. */
+int la_sink_check_file(const char *path, al_err *err);
 /* Start answering the seccomp listener (c->listener): the agent's first
  * exec is held until then. */
 int la_lock_arm(struct la_ctx *c, al_err *err);
@@ -249,9 +256,8 @@ struct la_child {
 	const char *workdir;
 	dev_t wd_dev;
 	ino_t wd_ino;
-	char **mask_dirs;  /* tmpfs over these (that exist) */
-	char **mask_files; /* /dev/null over these (that exist) */
-	int agent_ns;      /* join this network namespace, -1: keep */
+	const char *home;  /* the agent user's home ("" if none): stays visible */
+	bool rootless_net; /* init brings lo up and makes the relays' listeners */
 	const uint16_t *relay_ports; /* rootless: listen on 127.0.0.1 inside */
 	size_t n_relay_ports;
 	int ctl_sock;  /* SEQPACKET: relay fds, then the seccomp listener */
@@ -282,6 +288,7 @@ struct la_ctx {
 	bool have_token;
 	char gw_url[128];  /* AGENTGW_URL */
 	char policy[PATH_MAX];
+	char audit[PATH_MAX]; /* the audit log in use */
 	char exe_dir[PATH_MAX];
 	struct la_endpoint upstream; /* --skip-gateway target */
 	struct la_state state;
@@ -299,7 +306,7 @@ struct la_ctx {
 	char rep_buf[4096];
 	size_t rep_len;
 	char errmsg[2048];
-	bool exec_reported, init_exited, got_status, listener_armed, abort;
+	bool exec_reported, init_exited, got_status, listener_armed, abort, net_ready;
 	int agent_status;
 	unsigned relay_fds_wanted, relay_fds_got;
 	int pending_signal;

@@ -350,3 +350,49 @@ int la_lock_arm(struct la_ctx *c, al_err *err)
 	c->listener_armed = true;
 	return 0;
 }
+
+/* The agent lock of SPEC §2 through the BPF cache.  al_seccomp_build_agent_lock()
+ * builds exactly the request "default allow, al_sc_lock_denylist fails with
+ * EPERM, flags AL_SC_SPAWN_LOCK | AL_SC_HARDEN" (its extras are the
+ * AL_SC_HARDEN rules); the same request as a profile goes through
+ * al_seccomp_build_cached(), which saves the ~0.5 ms libseccomp build on
+ * every start.  (shared/seccomp.h could offer this directly.) */
+int la_lock_build(struct la_ctx *c, al_err *err)
+{
+	struct al_syscall_profile sc = {
+		.name = "agent-lock",
+		.default_allow = true,
+		.deny = {.v = (char **)al_sc_lock_denylist, .n = al_sc_lock_denylist_count()},
+		.deny_errno = EPERM,
+	};
+	char dir[PATH_MAX];
+	const char *cache = NULL; /* root: /run/agentlaunch/bpf */
+
+	if (!c->is_root) {
+		/* <state base>/../bpf: $XDG_RUNTIME_DIR/agentlaunch/bpf or
+		 * /tmp/agentlaunch-UID/bpf, both ours */
+		snprintf(dir, sizeof(dir), "%s", c->state.base);
+		char *slash = strrchr(dir, '/');
+		if (slash) {
+			snprintf(slash, sizeof(dir) - (size_t)(slash - dir), "/bpf");
+			cache = dir;
+		}
+	}
+	if (al_seccomp_build_cached(&sc, AL_SC_SPAWN_LOCK | AL_SC_HARDEN, cache, &c->bpf, err) < 0)
+		return al_err_wrap(err, "the agent lock");
+	c->lock_denied = (int)al_sc_lock_denylist_count();
+	return 0;
+}
+
+int la_sink_check_file(const char *path, al_err *err)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+
+	if (fd < 0)
+		return al_err_set(err, errno,
+				  "--audit %s cannot be written (its directory must exist and be "
+				  "writable by you)",
+				  path);
+	close(fd);
+	return 0;
+}

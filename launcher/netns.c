@@ -270,36 +270,52 @@ static int add_veth(struct nl_sock *hub, int agent_ns, al_err *err)
 	return 0;
 }
 
-int la_net_isolated(struct la_net *n, const uint16_t *ports, size_t nports, int *fds, al_err *err)
+int la_net_plan(struct la_net *n, al_err *err)
 {
-	cleanup_close int orig = -1;
-	struct nl_sock *sk_agent = NULL, *sk_hub = NULL;
 	uint32_t net;
-	int rc = -1, idx;
-	bool moved = false;
-	int64_t t0 = al_now_us();
 
-	for (size_t i = 0; i < nports; i++)
-		fds[i] = -1;
-	n->hub_ns = n->agent_ns = -1;
 	if (pick_subnet(&net, err) < 0)
 		return -1;
+	n->net = net;
 	n->prefix = 30;
 	addr_str(net, n->subnet);
 	addr_str(net + 1, n->hub_addr);
 	addr_str(net + 2, n->agent_addr);
 	snprintf(n->hub_if, sizeof(n->hub_if), HUB_IF);
 	snprintf(n->agent_if, sizeof(n->agent_if), AGENT_IF);
+	return 0;
+}
 
+int la_net_isolated(struct la_net *n, int agent_ns, const uint16_t *ports, size_t nports, int *fds,
+		    al_err *err)
+{
+	cleanup_close int orig = -1;
+	struct nl_sock *sk_agent = NULL, *sk_hub = NULL;
+	uint32_t net = n->net;
+	int rc = -1, idx, r;
+	bool moved = false;
+	int64_t t0 = al_now_us();
+
+	for (size_t i = 0; i < nports; i++)
+		fds[i] = -1;
 	orig = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (orig < 0)
 		return al_err_set(err, errno, "open our network namespace");
+	/* A netlink socket inside the agent's namespace (made by its init). */
 	moved = true;
-	if (new_netns(&n->agent_ns, &sk_agent, err) < 0)
+	if (setns(agent_ns, CLONE_NEWNET) < 0) {
+		al_err_set(err, errno, "enter the agent's network namespace");
 		goto out;
+	}
+	sk_agent = nl_socket_alloc();
+	if (sk_agent == NULL || (r = nl_connect(sk_agent, NETLINK_ROUTE)) < 0) {
+		al_err_set(err, 0, "netlink socket in the agent's namespace: %s",
+			   sk_agent ? nl_geterror(r) : "out of memory");
+		goto out;
+	}
 	if (new_netns(&n->hub_ns, &sk_hub, err) < 0)
 		goto out;
-	/* Still in the hub namespace: bind the relays' listeners there. */
+	/* In the hub namespace: bind the relays' listeners there. */
 	for (size_t i = 0; i < nports; i++) {
 		struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(ports[i])};
 		sa.sin_addr.s_addr = htonl(net + 1);
@@ -312,10 +328,11 @@ int la_net_isolated(struct la_net *n, const uint16_t *ports, size_t nports, int 
 	}
 	moved = false;
 	/* The netlink sockets stay bound to the namespace they were made in. */
-	if (add_veth(sk_hub, n->agent_ns, err) < 0 || link_up(sk_hub, HUB_IF, false, &idx, err) < 0 ||
-	    add_addr(sk_hub, idx, net + 1, 30, err) < 0 ||
+	if (add_veth(sk_hub, agent_ns, err) < 0 || link_up(sk_hub, HUB_IF, false, &idx, err) < 0 ||
+	    add_addr(sk_hub, idx, net + 1, n->prefix, err) < 0 ||
 	    link_up(sk_agent, AGENT_IF, true, &idx, err) < 0 ||
-	    add_addr(sk_agent, idx, net + 2, 30, err) < 0 || link_up(sk_agent, "lo", true, NULL, err) < 0)
+	    add_addr(sk_agent, idx, net + 2, n->prefix, err) < 0 ||
+	    link_up(sk_agent, "lo", true, NULL, err) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -341,7 +358,5 @@ void la_net_close(struct la_net *n)
 {
 	if (n->hub_ns >= 0)
 		close(n->hub_ns);
-	if (n->agent_ns >= 0)
-		close(n->agent_ns);
-	n->hub_ns = n->agent_ns = -1;
+	n->hub_ns = -1;
 }

@@ -276,82 +276,6 @@ static int prepare_workdir(struct la_ctx *c, struct stat *st, al_err *err)
 	return 0;
 }
 
-static char *xstrdup(const char *s)
-{
-	char *d = strdup(s);
-	if (d == NULL)
-		al_bail(LA_EXIT_ERROR, LA_PROG, "out of memory");
-	return d;
-}
-
-/* Directories hidden from the agent: /root, other users' homes, /run,
- * the project's state; files: the shadow family. */
-static char **mask_dirs(const struct la_ctx *c)
-{
-	static const char *const fixed[] = {"/root", "/run", "/var/lib/agentlaunch",
-					    "/var/log/agentlaunch", "/var/run/agentlaunch"};
-	size_t cap = 64, n = 0;
-	char **v = calloc(cap + 1, sizeof(char *));
-
-	if (v == NULL)
-		al_bail(LA_EXIT_ERROR, LA_PROG, "out of memory");
-#define ADD(p)                                                                                     \
-	do {                                                                                       \
-		bool dup = false;                                                                  \
-		for (size_t i_ = 0; i_ < n; i_++)                                                  \
-			dup = dup || strcmp(v[i_], (p)) == 0;                                      \
-		if (!dup && n < cap)                                                               \
-			v[n++] = xstrdup(p);                                                       \
-	} while (0)
-	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
-		ADD(fixed[i]);
-	setpwent();
-	for (struct passwd *pw; (pw = getpwent()) != NULL;) {
-		const char *d = pw->pw_dir;
-		if (pw->pw_uid == c->uid || d == NULL || d[0] != '/' || strcmp(d, "/") == 0 ||
-		    strcmp(d, c->home) == 0 || strcmp(d, "/home") == 0)
-			continue;
-		/* real people's homes: /home/..., or any home of uid >= 1000 */
-		if (strncmp(d, "/home/", 6) != 0 && (pw->pw_uid < 1000 || pw->pw_uid == 65534))
-			continue;
-		if (strncmp(d, "/nonexistent", 12) == 0)
-			continue;
-		ADD(d);
-	}
-	endpwent();
-	cleanup_close int hd = open("/home", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (hd >= 0) {
-		DIR *dir = fdopendir(hd);
-		if (dir != NULL) {
-			hd = -1;
-			for (struct dirent *de; (de = readdir(dir)) != NULL;) {
-				char p[PATH_MAX];
-				if (de->d_name[0] == '.')
-					continue;
-				snprintf(p, sizeof(p), "/home/%s", de->d_name);
-				if (strcmp(p, c->home) != 0)
-					ADD(p);
-			}
-			closedir(dir);
-		}
-	}
-#undef ADD
-	return v;
-}
-
-static char **mask_files(void)
-{
-	static const char *const f[] = {"/etc/shadow",	"/etc/shadow-", "/etc/gshadow",
-					"/etc/gshadow-", "/etc/security/opasswd"};
-	char **v = calloc(sizeof(f) / sizeof(f[0]) + 1, sizeof(char *));
-
-	if (v == NULL)
-		al_bail(LA_EXIT_ERROR, LA_PROG, "out of memory");
-	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
-		v[i] = xstrdup(f[i]);
-	return v;
-}
-
 static char **build_env(const struct la_ctx *c, const char *svc_inside[])
 {
 	size_t n = 0, k = 0;
@@ -555,6 +479,9 @@ static void on_ctl(struct la_ctx *c, struct la_watch *w, uint32_t events)
 			unsigned i = c->relay_fds_got++;
 			if (la_relay_add(c, fd, rootless_targets[i], rootless_inside[i], &err) < 0)
 				la_warn("%s", err.msg);
+			else
+				la_verbose(c, "relay: %s (inside the agent's namespace) -> %s",
+					   rootless_inside[i], rootless_targets[i]->shown);
 			continue;
 		}
 		if (c->listener >= 0) {
@@ -563,9 +490,7 @@ static void on_ctl(struct la_ctx *c, struct la_watch *w, uint32_t events)
 		}
 		c->listener = fd;
 		agent_host_pid = pid;
-		if (c->gw.pid <= 0 || c->gw.ready)
-			if (la_lock_arm(c, &err) < 0)
-				la_warn("%s", err.msg);
+		/* armed from the loop once the gateway and the network are ready */
 	}
 }
 
@@ -611,7 +536,7 @@ static int spawn_init(struct la_ctx *c, struct la_child *ch, al_err *err)
 	unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_PIDFD | SIGCHLD;
 	if (userns)
 		flags |= CLONE_NEWUSER;
-	if (c->cfg->net == LA_NET_ROOTLESS)
+	if (c->cfg->net != LA_NET_HOST)
 		flags |= CLONE_NEWNET;
 	int pidfd = -1;
 	pid_t pid = (pid_t)syscall(SYS_clone, flags, NULL, &pidfd, NULL, NULL);
@@ -619,7 +544,7 @@ static int spawn_init(struct la_ctx *c, struct la_child *ch, al_err *err)
 		return al_err_set(err, errno,
 				  "clone the agent's namespaces (mount, pid, ipc%s%s)%s",
 				  userns ? ", user" : "",
-				  c->cfg->net == LA_NET_ROOTLESS ? ", net" : "",
+				  c->cfg->net != LA_NET_HOST ? ", net" : "",
 				  userns ? ": are unprivileged user namespaces enabled? "
 					   "(sysctl kernel.unprivileged_userns_clone=1)"
 					 : "");
@@ -796,10 +721,17 @@ static int loop(struct la_ctx *c)
 				   "execveat fails with EPERM), %.1f ms after start",
 				   c->agent_path, (int)agent_host_pid,
 				   (double)(c->agent_start_us - c->t0_us) / 1000.0);
+			if (c->verbose) {
+				json_t *l = layers_json(c);
+				char *txt = json_dumps(l, JSON_COMPACT);
+				la_verbose(c, "security status: %s", txt ? txt : "?");
+				free(txt);
+				json_decref(l);
+			}
 			record_start(c);
 		}
-		if (c->gw.ready && !c->listener_armed && c->listener >= 0 &&
-		    la_lock_arm(c, &err) < 0) {
+		if ((c->gw.pid <= 0 || c->gw.ready) && c->net_ready && !c->listener_armed &&
+		    c->listener >= 0 && la_lock_arm(c, &err) < 0) {
 			snprintf(c->exit_msg, sizeof(c->exit_msg), "%s", err.msg);
 			c->exit_code = LA_EXIT_ERROR;
 			c->abort = true;
@@ -912,11 +844,11 @@ static int setup(struct la_ctx *c, al_err *err, int *code)
 	if (la_state_create(&c->state, err) < 0)
 		return -1;
 
-	if (al_seccomp_build_agent_lock(&c->bpf, err) < 0)
+	if (la_lock_build(c, err) < 0)
 		return -1;
-	c->lock_denied = (int)al_sc_lock_denylist_count();
 
-	/* 1. the gateway (its start overlaps what follows) */
+	/* 1. the gateway (its start overlaps everything up to the agent's exec,
+	 * which waits for its health check) */
 	if (cfg->skip_gateway) {
 		if (la_parse_url(cfg->skip_gateway, &c->upstream, err) < 0)
 			return -1;
@@ -926,10 +858,8 @@ static int setup(struct la_ctx *c, al_err *err, int *code)
 			return al_err_set(err, EINVAL,
 					  "--skip-gateway needs --audit FILE: the launcher records "
 					  "the agent's violations there itself");
-		struct al_audit *a = NULL;
-		if (al_audit_open(cfg->audit, NULL, false, &a, err) < 0)
-			return al_err_wrap(err, "--audit");
-		al_audit_close(a);
+		if (la_sink_check_file(cfg->audit, err) < 0)
+			return -1;
 		if (cfg->policy) {
 			cleanup_free char *raw = NULL;
 			size_t len = 0;
@@ -942,10 +872,8 @@ static int setup(struct la_ctx *c, al_err *err, int *code)
 			return -1;
 	}
 	la_sink_init(c);
-	if (la_state_record(&c->state, err) < 0)
-		return -1;
 
-	/* 2. the network */
+	/* 2. the network, planned: where the agent will find what */
 	struct la_relay_target gwt = {0};
 	if (cfg->skip_gateway) {
 		memcpy(&gwt.addr, &c->upstream.addr, c->upstream.len);
@@ -970,37 +898,18 @@ static int setup(struct la_ctx *c, al_err *err, int *code)
 	}
 	const char *inside_host = "127.0.0.1";
 	if (cfg->net == LA_NET_ISOLATED) {
-		int fds[LA_MAX_SERVICES + 1];
-		if (la_net_isolated(&c->net, ports, nports, fds, err) < 0)
+		if (la_net_plan(&c->net, err) < 0)
 			return -1;
 		inside_host = c->net.hub_addr;
-		for (size_t i = 0; i < nports; i++) {
-			char inside[80];
-			snprintf(inside, sizeof(inside), "%s:%u", inside_host, (unsigned)ports[i]);
-			if (la_relay_add(c, fds[i], &targets[i], inside, err) < 0) {
-				for (size_t j = i + 1; j < nports; j++)
-					close(fds[j]);
-				return -1;
-			}
-		}
-		la_verbose(c,
-			   "netns: veth %s/%s %s/%u <-> %s in a private relay namespace (host "
-			   "namespace untouched), %.1f ms; agent routes: %s/%u and lo only, no "
-			   "default route, no DNS",
-			   c->net.hub_if, c->net.agent_if, c->net.hub_addr, c->net.prefix,
-			   c->net.agent_addr, (double)c->net.setup_us / 1000.0, c->net.subnet,
-			   c->net.prefix);
 	} else if (cfg->net == LA_NET_ROOTLESS) {
+		static struct la_relay_target keep[LA_MAX_SERVICES + 1];
 		for (size_t i = 0; i < nports; i++) {
-			static struct la_relay_target keep[LA_MAX_SERVICES + 1];
 			keep[i] = targets[i];
 			rootless_targets[i] = &keep[i];
 			snprintf(rootless_inside[i], sizeof(rootless_inside[i]), "127.0.0.1:%u",
 				 (unsigned)ports[i]);
 		}
 		c->relay_fds_wanted = (unsigned)nports;
-		la_verbose(c, "netns: user + network namespace, no veth: relays listen on "
-			      "127.0.0.1 inside it; no other interface, no route, no DNS");
 	} else {
 		la_warn("WARNING: --net host: the agent shares the host's network (no network "
 			"isolation); the gateway listens on 127.0.0.1:%u",
@@ -1019,13 +928,12 @@ static int setup(struct la_ctx *c, al_err *err, int *code)
 	else
 		snprintf(c->gw_url, sizeof(c->gw_url), "http://%s:%u", inside_host,
 			 (unsigned)cfg->port);
-	if (cfg->net == LA_NET_ISOLATED)
-		for (size_t i = 0; i < c->relays.n; i++)
-			la_verbose(c, "relay: %s -> %s", c->relays.ls[i].inside,
-				   c->relays.ls[i].target.shown);
 
-	/* 3-6. the agent's init: filesystem, privileges, lock, exec */
+	/* 3-6. the agent's init (filesystem, privileges, lock, exec) starts now;
+	 * its exec is held until the network and the gateway are ready */
 	static struct la_child ch;
+	static uint16_t ports_keep[LA_MAX_SERVICES + 1];
+	memcpy(ports_keep, ports, sizeof(ports));
 	ch = (struct la_child){
 		.agent_path = c->agent_path,
 		.argv = cfg->agent_argv,
@@ -1035,18 +943,13 @@ static int setup(struct la_ctx *c, al_err *err, int *code)
 		.workdir = c->workdir,
 		.wd_dev = wst.st_dev,
 		.wd_ino = wst.st_ino,
-		.mask_dirs = mask_dirs(c),
-		.mask_files = mask_files(),
-		.agent_ns = c->net.agent_ns,
-		.relay_ports = cfg->net == LA_NET_ROOTLESS ? ports : NULL,
+		.home = c->home,
+		.rootless_net = cfg->net == LA_NET_ROOTLESS,
+		.relay_ports = cfg->net == LA_NET_ROOTLESS ? ports_keep : NULL,
 		.n_relay_ports = cfg->net == LA_NET_ROOTLESS ? nports : 0,
 		.bpf = &c->bpf,
 		.verbose = c->verbose,
 	};
-	static uint16_t ports_keep[LA_MAX_SERVICES + 1];
-	memcpy(ports_keep, ports, sizeof(ports));
-	if (ch.relay_ports)
-		ch.relay_ports = ports_keep;
 	la_verbose(c,
 		   "seccomp: agent lock: %d syscalls denied (EPERM), execve/execveat/fork/vfork/"
 		   "clone-without-CLONE_THREAD handed to this supervisor (the first exec "
@@ -1055,12 +958,43 @@ static int setup(struct la_ctx *c, al_err *err, int *code)
 		   c->lock_denied, (unsigned)c->bpf.len);
 	if (spawn_init(c, &ch, err) < 0)
 		return -1;
-	if (c->net.agent_ns >= 0) {
-		close(c->net.agent_ns); /* init holds it now */
-		c->net.agent_ns = -1;
-	}
 	if (la_state_record(&c->state, err) < 0)
 		return -1;
+
+	/* 2. the network, built: veth into the namespace init was born in */
+	if (cfg->net == LA_NET_ISOLATED) {
+		int fds[LA_MAX_SERVICES + 1];
+		char nspath[64];
+		snprintf(nspath, sizeof(nspath), "/proc/%d/ns/net", (int)c->init_pid);
+		cleanup_close int agent_ns = open(nspath, O_RDONLY | O_CLOEXEC);
+		if (agent_ns < 0)
+			return al_err_set(err, errno, "open %s", nspath);
+		if (la_net_isolated(&c->net, agent_ns, ports, nports, fds, err) < 0)
+			return -1;
+		for (size_t i = 0; i < nports; i++) {
+			char inside[80];
+			snprintf(inside, sizeof(inside), "%s:%u", inside_host, (unsigned)ports[i]);
+			if (la_relay_add(c, fds[i], &targets[i], inside, err) < 0) {
+				for (size_t j = i + 1; j < nports; j++)
+					close(fds[j]);
+				return -1;
+			}
+		}
+		la_verbose(c,
+			   "netns: veth %s/%s %s/%u <-> %s in a private relay namespace (host "
+			   "namespace untouched), %.1f ms; agent routes: %s/%u and lo only, no "
+			   "default route, no DNS",
+			   c->net.hub_if, c->net.agent_if, c->net.hub_addr, c->net.prefix,
+			   c->net.agent_addr, (double)c->net.setup_us / 1000.0, c->net.subnet,
+			   c->net.prefix);
+		for (size_t i = 0; i < c->relays.n; i++)
+			la_verbose(c, "relay: %s -> %s", c->relays.ls[i].inside,
+				   c->relays.ls[i].target.shown);
+	} else if (cfg->net == LA_NET_ROOTLESS) {
+		la_verbose(c, "netns: user + network namespace, no veth: relays listen on "
+			      "127.0.0.1 inside it; no other interface, no route, no DNS");
+	}
+	c->net_ready = true;
 	return 0;
 }
 
@@ -1078,7 +1012,7 @@ int la_run(const struct la_config *cfg)
 	c->epfd = c->sigfd = -1;
 	c->init_pidfd = c->ctl_fd = c->rep_fd = c->status_fd = c->listener = -1;
 	c->gw.pidfd = c->gw.viol_fd = c->gw.err_fd = c->gw.hc_fd = -1;
-	c->net.hub_ns = c->net.agent_ns = -1;
+	c->net.hub_ns = -1;
 	c->sink.pipe_fd = -1;
 
 	if (setup(c, &err, &code) < 0) {

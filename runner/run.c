@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -246,7 +247,9 @@ int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
 	char errmsg[AL_ERR_MSG_MAX] = "";
 	size_t errmsg_len = 0, in_off = 0;
 	int wstatus = -1;
-	bool got_status = false, init_exited = false;
+	bool got_status = false, init_exited = false, mask_set = false;
+	sigset_t oldmask;
+	int sig_fd = -1, stop_sig = 0;
 	int64_t t0 = al_now_us();
 
 	*failure = AL_RUN_ERROR;
@@ -346,6 +349,21 @@ int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
 		c.stdio[2] = err_p[1];
 	}
 
+	/* SIGTERM/SIGINT/SIGHUP (the gateway's shutdown, a user's ^C) end the
+	 * run the same way a timeout does: kill the tree, clean up, report.
+	 * Blocked before clone so none is lost; the child restores the mask. */
+	sigset_t stop_sigs;
+	sigemptyset(&stop_sigs);
+	sigaddset(&stop_sigs, SIGTERM);
+	sigaddset(&stop_sigs, SIGINT);
+	sigaddset(&stop_sigs, SIGHUP);
+	sigprocmask(SIG_BLOCK, &stop_sigs, &oldmask);
+	mask_set = true;
+	sig_fd = signalfd(-1, &stop_sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sig_fd < 0) {
+		al_err_set(err, errno, "signalfd");
+		goto out;
+	}
 	t0 = al_now_us();
 	if (cg != NULL) {
 		struct clone_args ca = {.flags = NS_FLAGS | CLONE_INTO_CGROUP,
@@ -361,6 +379,7 @@ int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
 		goto out;
 	}
 	if (pid == 0) {
+		sigprocmask(SIG_SETMASK, &oldmask, NULL);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		close(sync_p[1]);
 		close(errmsg_p[0]);
@@ -420,8 +439,8 @@ int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
 		}
 	}
 	for (;;) {
-		struct pollfd pfd[8];
-		int n = 0, i_out = -1, i_err = -1, i_in = -1, i_msg = -1, i_st = -1, i_ns = -1,
+		struct pollfd pfd[9];
+		int n = 0, i_sig = -1, i_out = -1, i_err = -1, i_in = -1, i_msg = -1, i_st = -1, i_ns = -1,
 		    i_l = -1, i_pid = -1;
 #define ADD(var, fd, ev)                                                                           \
 	do {                                                                                       \
@@ -430,6 +449,7 @@ int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
 			pfd[n++] = (struct pollfd){(fd), (ev), 0};                                 \
 		}                                                                                  \
 	} while (0)
+		ADD(i_sig, sig_fd, POLLIN);
 		ADD(i_out, out_p[0], POLLIN);
 		ADD(i_err, err_p[0], POLLIN);
 		ADD(i_in, in_p[1], POLLOUT);
@@ -466,6 +486,14 @@ int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
 		}
 		if (pr == 0 && init_exited)
 			break; /* a descendant escaped the kill? the cgroup kill below handles it */
+		if (i_sig >= 0 && pfd[i_sig].revents) {
+			struct signalfd_siginfo si;
+			if (read(sig_fd, &si, sizeof(si)) == sizeof(si) && stop_sig == 0) {
+				stop_sig = (int)si.ssi_signo;
+				kill(pid, SIGKILL);
+				al_cgroup_kill(cg, NULL);
+			}
+		}
 		if (i_out >= 0 && pfd[i_out].revents)
 			capbuf_read(&out_p[0], &cout);
 		if (i_err >= 0 && pfd[i_err].revents)
@@ -544,6 +572,11 @@ reap:
 	}
 	if (err->msg[0] != '\0')
 		goto out;
+	if (stop_sig != 0) {
+		al_err_set(err, 0, "stopped by signal %d (%s): the sandbox was killed", stop_sig,
+			   strsignal(stop_sig));
+		goto out;
+	}
 	if (errmsg_len > 0) {
 		errmsg[errmsg_len] = '\0';
 		al_err_set(err, 0, "sandbox setup failed: %s", errmsg);
@@ -595,5 +628,9 @@ out:
 		if (*fds[i] >= 0)
 			close(*fds[i]);
 	al_bpf_free(&bpf);
+	if (sig_fd >= 0)
+		close(sig_fd);
+	if (mask_set)
+		sigprocmask(SIG_SETMASK, &oldmask, NULL);
 	return rc;
 }

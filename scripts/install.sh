@@ -142,9 +142,11 @@ read_manifest() {
 	local t p h
 	while read -r t p h; do
 		[ -n "$t" ] || continue
+		case "$t" in '#'*) continue ;; esac
 		OLD_LINES+=("$t $p${h:+ $h}")
-		[ "$t" = c ] && OLD_CONF[$p]=$h
+		if [ "$t" = c ]; then OLD_CONF[$p]=$h; fi
 	done <"$MANIFEST"
+	return 0
 }
 old_has() { # old_has TYPE PATH
 	local l
@@ -272,8 +274,10 @@ install_conffile() { # install_conffile STAGED TARGET
 		note "c $t $hs"
 		return 0
 	fi
-	# Edited here: keep it; the shipped version goes beside it.
-	note "c $t ${rec:-$ht}"
+	# Edited here (or there before us): keep it; the shipped version goes
+	# beside it.  The record stays what we wrote (or the shipped version), so
+	# the file still counts as edited next time.
+	note "c $t ${rec:-$hs}"
 	if [ -e "$t.new" ] && [ "$(sha "$t.new")" = "$hs" ]; then
 		say "note: $t is edited here and kept; the shipped version is in $t.new"
 		return 0

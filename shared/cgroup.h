@@ -23,10 +23,10 @@
  * always, cpu when cpu_max_percent is set, cpuacct (v1) for CPU time.
  *
  * Ownership and concurrency: the process that creates a group holds an
- * exclusive flock(2) on its directory until al_cgroup_destroy(); creators
- * hold a shared flock on the parent while creating, al_cgroup_sweep() an
- * exclusive one.  So a sweep, run at any time by any process, only removes
- * groups whose owner is gone.
+ * exclusive flock(2) on its directory (v1: in the memory hierarchy) until
+ * al_cgroup_destroy(); creators hold a shared flock on the parent while
+ * creating, al_cgroup_sweep() an exclusive one.  So a sweep, run at any time
+ * by any process, only removes groups whose owner is gone.
  *
  * Thread safety: the functions may be called from several threads for
  * different groups; one struct al_cgroup must not be used concurrently. */
@@ -133,7 +133,10 @@ int al_cgroup_stats(struct al_cgroup *cg, int64_t *peak_mem_bytes, int64_t *cpu_
 int al_cgroup_kill(struct al_cgroup *cg, al_err *err);
 
 /* Kill, wait until the group is empty (bounded, ~1 s), remove it in every
- * hierarchy and check that no directory is left.  cg is freed in every
+ * hierarchy (v1: memory last) and check that no directory is left.  v1 tries
+ * the removal first (an rmdir refuses a group with processes) and kills only
+ * when that fails with EBUSY, so an empty group costs no extra reads.  cg is
+ * freed in every
  * case (NULL is a no-op); on failure the group may be left behind, ownerless,
  * and a later al_cgroup_sweep() removes it once its processes are gone. */
 int al_cgroup_destroy(struct al_cgroup *cg, al_err *err);

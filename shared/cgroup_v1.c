@@ -57,6 +57,7 @@ const char *const cg_ctl_name[C_N] = {"memory", "pids", "cpuacct", "cpu", "freez
 
 static pthread_mutex_t favor_lock = PTHREAD_MUTEX_INITIALIZER;
 static int favor_state = -1; /* -1: not tried in this process; else the result */
+static al_err favor_err;     /* why favor_state is 0 */
 
 /* A cgroup v1 filesystem is mounted on FAVOR_DIR (only we mount one there). */
 static bool favor_mounted(void)
@@ -99,7 +100,8 @@ static int favor_mount(al_err *err)
 		int e = errno;
 		if (e == EINVAL) {
 			cleanup_close int fd =
-			    open(FAVOR_REFUSED, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+			    open(FAVOR_REFUSED,
+				 O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
 			if (fd >= 0)
 				(void)!al_write_all(fd, u.release, strlen(u.release));
 		}
@@ -124,8 +126,10 @@ int al_cgroup_fast_attach_prepare(al_err *err)
 		return 1; /* seen in mountinfo: no syscall at all */
 	pthread_mutex_lock(&favor_lock);
 	if (favor_state < 0)
-		favor_state = favor_mounted() ? 1 : favor_mount(err);
+		favor_state = favor_mounted() ? 1 : favor_mount(&favor_err);
 	int rc = favor_state;
+	if (rc == 0 && err)
+		*err = favor_err;
 	pthread_mutex_unlock(&favor_lock);
 	return rc;
 }

@@ -1,11 +1,12 @@
 /* SHA-256 (FIPS 180-4), for the programs that must start fast.
  *
  * agentrun hashes the policy file, code and seccomp cache keys once per
- * run; OpenSSL 3 spends ~1 ms initialising its providers before the first
- * digest, more than the rest of a sandbox's setup, so the short-lived
- * programs use this implementation.  The long-lived gateway uses OpenSSL
- * for HMAC (shared/crypto.c).  Checked against the FIPS test vectors and
- * OpenSSL in tests/unit/test_sha256.c. */
+ * run; OpenSSL 3 spends 1-5 ms initialising its providers before the first
+ * digest or HMAC, more than the rest of a sandbox's setup, so the
+ * short-lived programs use this implementation, and so does the audit
+ * log's HMAC (shared/crypto.c: agentlaunch writes audit records too).
+ * Checked against the FIPS test vectors and OpenSSL in
+ * tests/unit/test_sha256.c. */
 #include <stdint.h>
 #include <string.h>
 
@@ -64,15 +65,19 @@ static void block(uint32_t h[8], const unsigned char *p)
 	h[7] += k;
 }
 
-void al_sha256(const void *buf, size_t len, unsigned char out[32])
+/* SHA-256 of prefix (one 64-byte block, or none) followed by buf. */
+static void sha256_blocks(const unsigned char *prefix, const void *buf, size_t len,
+			  unsigned char out[32])
 {
 	uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
 			 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
 	const unsigned char *p = buf;
 	unsigned char tail[128];
 	size_t full = len & ~(size_t)63, rest = len - full;
-	uint64_t bits = (uint64_t)len * 8;
+	uint64_t bits = ((uint64_t)len + (prefix ? 64 : 0)) * 8;
 
+	if (prefix)
+		block(h, prefix);
 	for (size_t off = 0; off < full; off += 64)
 		block(h, p + off);
 	memset(tail, 0, sizeof(tail));
@@ -91,6 +96,17 @@ void al_sha256(const void *buf, size_t len, unsigned char out[32])
 		out[4 * i + 2] = (unsigned char)(h[i] >> 8);
 		out[4 * i + 3] = (unsigned char)h[i];
 	}
+}
+
+void al_sha256(const void *buf, size_t len, unsigned char out[32])
+{
+	sha256_blocks(NULL, buf, len, out);
+}
+
+void al_sha256_after_block(const unsigned char prefix[64], const void *buf, size_t len,
+			   unsigned char out[32])
+{
+	sha256_blocks(prefix, buf, len, out);
 }
 
 void al_hex(const unsigned char *b, size_t n, char *out)

@@ -26,7 +26,11 @@ void al_rfc3339_now(char out[32]);
 void al_sha256(const void *buf, size_t len, unsigned char out[32]);
 void al_hex(const unsigned char *b, size_t n, char *out); /* out: 2n+1 bytes */
 void al_sha256_hex(const void *buf, size_t len, char out[65]);
-/* HMAC-SHA256 as 64 hex chars + NUL (shared/crypto.c, OpenSSL). */
+/* SHA-256 of one 64-byte block followed by buf (for HMAC). */
+void al_sha256_after_block(const unsigned char prefix[64], const void *buf, size_t len,
+			   unsigned char out[32]);
+/* HMAC-SHA256 (RFC 2104) as 64 hex chars + NUL (shared/crypto.c, over
+ * shared/sha256.c: no OpenSSL start-up cost). */
 void al_hmac_sha256_hex(const void *key, size_t keylen, const void *buf, size_t len,
 			char out[65]);
 /* Constant-time comparison of n bytes. */

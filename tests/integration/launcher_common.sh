@@ -16,7 +16,10 @@ BGPIDS=()
 HBIN=
 cleanup() {
 	local p
-	for p in "${BGPIDS[@]}" "${LISTENERS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	for p in "${BGPIDS[@]}" "${LISTENERS[@]}"; do
+		kill -9 "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
 	[ -n "$HBIN" ] && rm -rf "$HBIN"
 	rm -rf "$TMPBASE"
 }
@@ -94,11 +97,12 @@ expect_bare() {
 	check_outcome "$name" "$want"
 }
 
-# listen_tcp FILE ADDR [http]: a python3 listener (an HTTP server with
-# "http"), port written to FILE once it listens.
+# listen_tcp VAR FILE ADDR [http]: a python3 listener (an HTTP server with
+# "http"); its port goes to FILE once it listens, and to variable VAR.
+# (Not through $(...): the command substitution would wait for it.)
 listen_tcp() {
-	local file=$1 addr=$2 kind=${3:-accept}
-	$PY - "$file" "$addr" "$kind" <<'PY' &
+	local var=$1 file=$2 addr=$3 kind=${4:-accept}
+	$PY - "$file" "$addr" "$kind" >/dev/null 2>&1 <<'PY' &
 import os, socket, sys, time
 f, addr, kind = sys.argv[1:4]
 fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
@@ -126,21 +130,22 @@ PY
 	LISTENERS+=($!)
 	local i
 	for i in $(seq 100); do [ -s "$file" ] && break; sleep 0.05; done
-	cat "$file"
+	printf -v "$var" '%s' "$(cat "$file" 2>/dev/null)"
 }
 
 # The state a launch must not leave behind: host links, named netns,
 # network namespaces held by processes, launch state dirs, our processes.
 snapshot() {
 	{
+		# the launcher's links and addresses (other tools on a shared test
+		# machine add and remove their own veths: those are not ours)
 		echo "== links"
-		ip -o link show | awk -F': ' '{print $2}' | sort
+		ip -o link show | awk -F': ' '{print $2}' | grep -E '^al-' | sort
+		ip -o addr show | grep -E ' (10\.77\.|100\.(6[4-9]|[7-9][0-9]|1[01][0-9]|12[0-7])\.)' | sort
 		echo "== netns"
 		ip netns list 2>/dev/null | sort
-		echo "== lsns"
-		lsns -t net -n -o NS 2>/dev/null | sort -u
 		echo "== state"
-		ls /run/agentlaunch/launch 2>/dev/null | sort
+		ls /run/agentlaunch/launch /tmp/agentlaunch-*/launch 2>/dev/null | sort
 		echo "== procs"
 		ps -eo args= | grep -F -e "$HBIN" -e "/run/agentlaunch/launch/" | grep -v -e grep -e "ps -eo" | sort
 		echo "== cgroups"

@@ -17,10 +17,10 @@ BEFORE=$TMPBASE/before
 snapshot >"$BEFORE"
 AS_NOBODY=(setpriv --reuid 65534 --regid 65534 --clear-groups)
 
-ANYP=$(listen_tcp "$TMPBASE/any" 0.0.0.0)
-ANY6P=$(listen_tcp "$TMPBASE/any6" ::)
-SVCP=$(listen_tcp "$TMPBASE/svc" 127.0.0.1 http)
-OTHERP=$(listen_tcp "$TMPBASE/other" 127.0.0.1)
+listen_tcp ANYP "$TMPBASE/any" 0.0.0.0
+listen_tcp ANY6P "$TMPBASE/any6" ::
+listen_tcp SVCP "$TMPBASE/svc" 127.0.0.1 http
+listen_tcp OTHERP "$TMPBASE/other" 127.0.0.1
 if [ -z "$ANYP" ] || [ -z "$SVCP" ] || [ -z "$OTHERP" ] || [ -z "$ANY6P" ]; then
 	fail listeners "could not start the test listeners"
 	exit 0
@@ -40,6 +40,28 @@ OUT=$(AL_HELPER_NO_TOKEN=1 la -- "$H" http-post env:AGENTGW_URL /v1/plan '{"comm
 if printf '%s' "$OUT" | grep -q '^OK HTTP 401'; then pass "gateway refuses requests without the token (401)"; else fail "gateway without token" "$OUT"; fi
 run_la --identity agent-7 -- http-post env:AGENTGW_URL /v1/plan '{"command":"git status","identity":"someone-else"}'
 if printf '%s' "$OUT" | grep -q '^OK HTTP 403 .*identity_mismatch'; then pass "the token is bound to the launch's identity (403 identity_mismatch)"; else fail "identity binding" "$OUT"; fi
+
+# --- the topology, seen from outside while an agent runs ---------------------------------
+la -- "$H" sleep 20 </dev/null >/dev/null 2>&1 &
+BGPIDS+=($!)
+for i in $(seq 100); do APID=$(pgrep -f "^$H sleep 20" | head -1); [ -n "$APID" ] && break; sleep 0.05; done
+if [ -n "$APID" ]; then
+	inside=$(nsenter -t "$APID" -n ip -o addr show 2>&1)
+	routes=$(nsenter -t "$APID" -n ip route show 2>&1; nsenter -t "$APID" -n ip -6 route show 2>&1)
+	links=$(nsenter -t "$APID" -n ip -o link show 2>&1 | awk -F': ' '{print $2}' | tr '\n' ' ')
+	if printf '%s' "$inside" | grep -q "eth0 *inet $HUB" || printf '%s' "$inside" | grep -Eq "eth0 +inet ${HUB%.*}\.[0-9]+/30"; then
+		pass "agent namespace: veth eth0 with a /30 next to $HUB (links: $links)"
+	else
+		fail "agent namespace addresses" "$inside"
+	fi
+	if printf '%s' "$routes" | grep -q '^default'; then fail "agent namespace: no default route" "$routes"; else pass "agent namespace: no default route ($(printf '%s' "$routes" | head -1))"; fi
+	if ip -o link show | grep -q 'al-hub'; then fail "host namespace untouched" "al-hub on the host"; else pass "host namespace untouched: no veth end on the host"; fi
+	if ip -o addr show | grep -q " ${HUB%.*}\."; then fail "host namespace: no relay address" "$(ip -o addr | grep "${HUB%.*}")"; else pass "host namespace: the relay address is not a host address"; fi
+	kill "$APID" 2>/dev/null
+else
+	fail "topology" "agent did not start"
+fi
+wait
 
 # --- allowed and other loopback services ----------------------------------------------
 run_la --allow-service "127.0.0.1:$SVCP" -- env "AGENTLAUNCH_SERVICE_$SVCP"
@@ -83,9 +105,10 @@ fi
 expect_la "IPv6 outside unreachable" BLOCKED:ENETUNREACH -- udp 2001:db8::1 53
 
 # --- two launches on the same --port at once --------------------------------------------
-(la -- "$H" http-get env:AGENTGW_URL /healthz >"$TMPBASE/c1" 2>&1 </dev/null) &
+# (each starts its own agentgw, and an audit log has exactly one writer)
+(AUDIT=$TMPBASE/a1.jsonl la -- "$H" http-get env:AGENTGW_URL /healthz >"$TMPBASE/c1" 2>&1 </dev/null) &
 p1=$!
-(la -- "$H" http-get env:AGENTGW_URL /healthz >"$TMPBASE/c2" 2>&1 </dev/null) &
+(AUDIT=$TMPBASE/a2.jsonl la -- "$H" http-get env:AGENTGW_URL /healthz >"$TMPBASE/c2" 2>&1 </dev/null) &
 p2=$!
 wait $p1 $p2
 if grep -q '^OK HTTP 200' "$TMPBASE/c1" && grep -q '^OK HTTP 200' "$TMPBASE/c2"; then
