@@ -136,7 +136,7 @@ static int make_stub(const char *path, bool dir, al_err *err)
 
 struct keep {
 	const char *path; /* absolute, as on the host */
-	int fd;           /* O_PATH, opened in our mount namespace before anything hid it */
+	int fd;		  /* O_PATH, opened in our mount namespace before anything hid it */
 	bool dir, rw, done;
 };
 
@@ -145,8 +145,8 @@ static int bind_keep(struct keep *k, al_err *err)
 	char src[64];
 
 	snprintf(src, sizeof(src), "/proc/self/fd/%d", k->fd);
-	if (bind_at(src, k->path, k->rw ? (MS_NOSUID | MS_NODEV) : (MS_RDONLY | MS_NOSUID),
-		    err) < 0)
+	if (bind_at(src, k->path, k->rw ? (MS_NOSUID | MS_NODEV) : (MS_RDONLY | MS_NOSUID), err) <
+	    0)
 		return -1;
 	k->done = true;
 	return 0;
@@ -172,7 +172,8 @@ static int overlay(const char *dir, bool ro, const char *opts, struct keep *keep
 	for (size_t i = 0; i < nk; i++) {
 		if (keeps[i].done || !under(keeps[i].path, dir))
 			continue;
-		if (make_stub(keeps[i].path, keeps[i].dir, err) < 0 || bind_keep(&keeps[i], err) < 0)
+		if (make_stub(keeps[i].path, keeps[i].dir, err) < 0 ||
+		    bind_keep(&keeps[i], err) < 0)
 			return -1;
 	}
 	if (ro && mount(NULL, dir, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
@@ -245,7 +246,7 @@ static char **mask_dirs(const struct la_child *ch)
 
 static char **mask_files(void)
 {
-	static const char *const f[] = {"/etc/shadow",	"/etc/shadow-", "/etc/gshadow",
+	static const char *const f[] = {"/etc/shadow", "/etc/shadow-", "/etc/gshadow",
 					"/etc/gshadow-", "/etc/security/opasswd"};
 	char **v = calloc(sizeof(f) / sizeof(f[0]) + 1, sizeof(char *));
 
@@ -291,8 +292,8 @@ static int setup_fs(const struct la_child *ch, char *rep, size_t repn, al_err *e
 						 "/proc/bus"};
 		for (size_t i = 0; i < sizeof(ro) / sizeof(ro[0]); i++)
 			if (access(ro[i], F_OK) == 0 &&
-			    bind_at(ro[i], ro[i], MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, err) <
-				0)
+			    bind_at(ro[i], ro[i], MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+				    err) < 0)
 				return -1;
 	} else if (ch->userns) {
 		procnote = "host /proc kept (a fresh one was refused in the user namespace)";
@@ -334,10 +335,10 @@ static int setup_fs(const struct la_child *ch, char *rep, size_t repn, al_err *e
 static int apply_landlock(const struct la_child *ch, int *abi, al_err *err)
 {
 	struct al_ll_path paths[] = {
-		{"/", AL_LL_READ | AL_LL_EXEC},
-		{ch->workdir, AL_LL_READ | AL_LL_WRITE},
-		{"/tmp", AL_LL_READ | AL_LL_WRITE},
-		{"/dev", AL_LL_READ | AL_LL_WRITE}, /* /dev/null, the terminal; /dev/shm */
+	    {"/", AL_LL_READ | AL_LL_EXEC},
+	    {ch->workdir, AL_LL_READ | AL_LL_WRITE},
+	    {"/tmp", AL_LL_READ | AL_LL_WRITE},
+	    {"/dev", AL_LL_READ | AL_LL_WRITE}, /* /dev/null, the terminal; /dev/shm */
 	};
 
 	return al_landlock_apply(paths, sizeof(paths) / sizeof(paths[0]), false, true, abi, err);

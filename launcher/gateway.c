@@ -219,7 +219,8 @@ static void on_health(struct la_ctx *c, struct la_watch *w, uint32_t events)
 	for (;;) {
 		if (g->hc_len >= sizeof(g->hc_buf) - 1 || hc_complete(g))
 			break;
-		ssize_t n = read(g->hc_fd, g->hc_buf + g->hc_len, sizeof(g->hc_buf) - 1 - g->hc_len);
+		ssize_t n =
+		    read(g->hc_fd, g->hc_buf + g->hc_len, sizeof(g->hc_buf) - 1 - g->hc_len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -238,9 +239,10 @@ static void on_health(struct la_ctx *c, struct la_watch *w, uint32_t events)
 			   (int)g->pid, (double)(g->ready_us - g->started_us) / 1000.0, g->sock,
 			   g->policy_sha[0] ? g->policy_sha : "?", c->identity);
 		if (!g->launch_events)
-			la_verbose(c, "gateway: this agentgw does not record agent_start/agent_exit "
-				      "events (no \"launcher_events\" in /healthz): only "
-				      "sandbox_violation events are sent to it");
+			la_verbose(c,
+				   "gateway: this agentgw does not record agent_start/agent_exit "
+				   "events (no \"launcher_events\" in /healthz): only "
+				   "sandbox_violation events are sent to it");
 		return;
 	}
 	hc_close(c); /* not ready yet (or a bad answer): retry until the deadline */
@@ -389,10 +391,11 @@ int la_gw_start(struct la_ctx *c, al_err *err)
 	else
 		snprintf(bin, sizeof(bin), "%s/agentgw", c->exe_dir);
 	if (access(bin, X_OK) < 0)
-		return al_err_set(err, errno,
-				  "agentgw %s cannot be run: build it (make), give --gateway-bin PATH, "
-				  "or use --skip-gateway URL",
-				  bin);
+		return al_err_set(
+		    err, errno,
+		    "agentgw %s cannot be run: build it (make), give --gateway-bin PATH, "
+		    "or use --skip-gateway URL",
+		    bin);
 	snprintf(g->sock, sizeof(g->sock), "%s/gw.sock", c->state.dir);
 	snprintf(listen_unix, sizeof(listen_unix), "unix:%s", g->sock);
 	snprintf(listen_tcp, sizeof(listen_tcp), "127.0.0.1:%u", (unsigned)cfg->port);
@@ -461,8 +464,7 @@ int la_gw_start(struct la_ctx *c, al_err *err)
 	g->hc_deadline_us = g->started_us + LA_HEALTH_TIMEOUT_MS * 1000LL;
 	la_verbose(c, "gateway: started %s (pid %d) on unix:%s%s%s, audit %s", bin, (int)pid,
 		   g->sock, cfg->net == LA_NET_HOST ? " and " : "",
-		   cfg->net == LA_NET_HOST ? listen_tcp : "",
-		   c->audit);
+		   cfg->net == LA_NET_HOST ? listen_tcp : "", c->audit);
 	return 0;
 fail:
 	for (int i = 0; i < 2; i++) {

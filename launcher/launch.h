@@ -61,18 +61,18 @@ struct la_endpoint {
 
 /* argv turned into a configuration (main.c); strings borrowed from argv. */
 struct la_config {
-	const char *policy;       /* NULL: installed default */
+	const char *policy;	  /* NULL: installed default */
 	const char *gateway_bin;  /* NULL: agentgw next to agentlaunch */
-	uint16_t port;            /* gateway port as seen by the agent */
+	uint16_t port;		  /* gateway port as seen by the agent */
 	const char *skip_gateway; /* URL of a running gateway, or NULL */
 	struct la_endpoint services[LA_MAX_SERVICES];
 	size_t n_services;
 	enum la_net_mode net;
-	const char *user;       /* NAME|UID[:GID], NULL: SUDO_UID/SUDO_GID or 65534 */
-	const char *workdir;    /* NULL: cwd */
-	const char *identity;   /* NULL: basename of the agent */
+	const char *user;	/* NAME|UID[:GID], NULL: SUDO_UID/SUDO_GID or 65534 */
+	const char *workdir;	/* NULL: cwd */
+	const char *identity;	/* NULL: basename of the agent */
 	const char *token_file; /* with --skip-gateway */
-	const char *audit;      /* audit log, NULL: the gateway's default */
+	const char *audit;	/* audit log, NULL: the gateway's default */
 	int verbose;
 	char **agent_argv; /* NULL-terminated, borrowed from main's argv */
 };
@@ -181,9 +181,9 @@ void la_relay_close_all(struct la_ctx *c);
 /* gateway.c */
 struct la_gw {
 	pid_t pid;
-	int pidfd;        /* owned */
-	int viol_fd;      /* owned: write end of the event pipe (agentgw's --violation-fd) */
-	int err_fd;       /* owned: read end of agentgw's stderr */
+	int pidfd;   /* owned */
+	int viol_fd; /* owned: write end of the event pipe (agentgw's --violation-fd) */
+	int err_fd;  /* owned: read end of agentgw's stderr */
 	struct la_watch err_w, pid_w;
 	char sock[PATH_MAX]; /* unix socket the launcher talks to */
 	char errtail[4096];  /* last bytes of its stderr */
@@ -203,7 +203,7 @@ struct la_gw {
 	char policy_sha[65];
 };
 int la_gw_start(struct la_ctx *c, al_err *err);
-void la_gw_tick(struct la_ctx *c);   /* retry the health check when due */
+void la_gw_tick(struct la_ctx *c); /* retry the health check when due */
 int64_t la_gw_next_timer(const struct la_ctx *c);
 /* Ask it to stop (SIGTERM) and wait up to LA_GW_STOP_TIMEOUT_MS, then SIGKILL. */
 void la_gw_stop(struct la_ctx *c);
@@ -213,9 +213,9 @@ const char *la_gw_errtail(const struct la_ctx *c);
  * or with --skip-gateway the launcher's own --audit file). */
 struct al_violation;
 struct la_sink {
-	int pipe_fd;      /* borrowed from la_gw, -1 */
+	int pipe_fd;	  /* borrowed from la_gw, -1 */
 	const char *file; /* own audit file, NULL */
-	char *q;          /* pending bytes for the pipe */
+	char *q;	  /* pending bytes for the pipe */
 	size_t qlen, qcap;
 	struct la_watch w;
 	bool w_added;
@@ -251,13 +251,13 @@ struct la_child {
 	char **argv, **envp;
 	uid_t uid;
 	gid_t gid;
-	bool userns;       /* in a user namespace (rootless) */
-	uid_t outer_uid;   /* launcher's ids (userns maps) */
+	bool userns;	 /* in a user namespace (rootless) */
+	uid_t outer_uid; /* launcher's ids (userns maps) */
 	const char *workdir;
 	dev_t wd_dev;
 	ino_t wd_ino;
-	const char *home;  /* the agent user's home ("" if none): stays visible */
-	bool rootless_net; /* init brings lo up and makes the relays' listeners */
+	const char *home;	     /* the agent user's home ("" if none): stays visible */
+	bool rootless_net;	     /* init brings lo up and makes the relays' listeners */
 	const uint16_t *relay_ports; /* rootless: listen on 127.0.0.1 inside */
 	size_t n_relay_ports;
 	int ctl_sock;  /* SEQPACKET: relay fds, then the seccomp listener */
@@ -286,7 +286,7 @@ struct la_ctx {
 	char workdir[PATH_MAX];
 	char token[65];
 	bool have_token;
-	char gw_url[128];  /* AGENTGW_URL */
+	char gw_url[128]; /* AGENTGW_URL */
 	char policy[PATH_MAX];
 	char audit[PATH_MAX]; /* the audit log in use */
 	char exe_dir[PATH_MAX];

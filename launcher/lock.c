@@ -138,9 +138,9 @@ static void emit(struct la_ctx *c, json_t *rec)
 	} else if (s->file != NULL && s->pending != NULL) {
 		json_object_set_new(rec, "identity_verified", json_false());
 		json_object_set_new(rec, "source", json_string("agentlaunch"));
-		json_object_set_new(rec, "policy_sha256", c->gw.policy_sha[0]
-							      ? json_string(c->gw.policy_sha)
-							      : json_null());
+		json_object_set_new(rec, "policy_sha256",
+				    c->gw.policy_sha[0] ? json_string(c->gw.policy_sha)
+							: json_null());
 		json_array_append(s->pending, rec);
 	}
 }
@@ -360,10 +360,10 @@ int la_lock_arm(struct la_ctx *c, al_err *err)
 int la_lock_build(struct la_ctx *c, al_err *err)
 {
 	struct al_syscall_profile sc = {
-		.name = "agent-lock",
-		.default_allow = true,
-		.deny = {.v = (char **)al_sc_lock_denylist, .n = al_sc_lock_denylist_count()},
-		.deny_errno = EPERM,
+	    .name = "agent-lock",
+	    .default_allow = true,
+	    .deny = {.v = (char **)al_sc_lock_denylist, .n = al_sc_lock_denylist_count()},
+	    .deny_errno = EPERM,
 	};
 	char dir[PATH_MAX];
 	const char *cache = NULL; /* root: /run/agentlaunch/bpf */

@@ -11,23 +11,23 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: agentlaunch [OPTIONS] -- AGENT [ARGS...]\n"
-		"  --policy FILE          policy for the gateway it starts\n"
-		"                         (default /etc/agentlaunch/default.json)\n"
-		"  --gateway-bin PATH     agentgw to start (default: next to agentlaunch)\n"
-		"  --port N               gateway port as the agent sees it (default 9999)\n"
-		"  --skip-gateway URL     use a running gateway (http://HOST:PORT)\n"
-		"  --allow-service H:P    a loopback TCP service the agent may reach (repeatable)\n"
-		"  --net MODE             isolated (default) | rootless | host\n"
-		"  --user NAME|UID[:GID]  the agent's user (default SUDO_UID/SUDO_GID, else 65534)\n"
-		"  --workdir DIR          the agent's writable directory and cwd (default: cwd)\n"
-		"  --identity ID          identity for policy and audit (default: agent basename)\n"
-		"  --token-file FILE      with --skip-gateway: the agent's bearer token\n"
-		"  --audit FILE           audit log (JSON Lines, hash-chained)\n"
-		"  -v, --verbose          print each isolation step and what was verified\n"
-		"Exit status: the agent's (128+N for signal N); 125 launcher error, 126 agent\n"
-		"not executable, 127 agent not found.  See docs/agentlaunch.md.\n");
+	fprintf(
+	    f, "usage: agentlaunch [OPTIONS] -- AGENT [ARGS...]\n"
+	       "  --policy FILE          policy for the gateway it starts\n"
+	       "                         (default /etc/agentlaunch/default.json)\n"
+	       "  --gateway-bin PATH     agentgw to start (default: next to agentlaunch)\n"
+	       "  --port N               gateway port as the agent sees it (default 9999)\n"
+	       "  --skip-gateway URL     use a running gateway (http://HOST:PORT)\n"
+	       "  --allow-service H:P    a loopback TCP service the agent may reach (repeatable)\n"
+	       "  --net MODE             isolated (default) | rootless | host\n"
+	       "  --user NAME|UID[:GID]  the agent's user (default SUDO_UID/SUDO_GID, else 65534)\n"
+	       "  --workdir DIR          the agent's writable directory and cwd (default: cwd)\n"
+	       "  --identity ID          identity for policy and audit (default: agent basename)\n"
+	       "  --token-file FILE      with --skip-gateway: the agent's bearer token\n"
+	       "  --audit FILE           audit log (JSON Lines, hash-chained)\n"
+	       "  -v, --verbose          print each isolation step and what was verified\n"
+	       "Exit status: the agent's (128+N for signal N); 125 launcher error, 126 agent\n"
+	       "not executable, 127 agent not found.  See docs/agentlaunch.md.\n");
 }
 
 enum {
@@ -74,8 +74,8 @@ static int parse_hostport(const char *s, const char *what, struct la_endpoint *o
 	} else {
 		colon = strrchr(s, ':');
 		if (colon == NULL || (size_t)(colon - s) >= sizeof(host) || colon == s)
-			return al_err_set(err, EINVAL, "%s '%s': want HOST:PORT, e.g. 127.0.0.1:8080",
-					  what, s);
+			return al_err_set(err, EINVAL,
+					  "%s '%s': want HOST:PORT, e.g. 127.0.0.1:8080", what, s);
 		memcpy(host, s, (size_t)(colon - s));
 		host[colon - s] = '\0';
 	}
@@ -98,7 +98,8 @@ static int parse_hostport(const char *s, const char *what, struct la_endpoint *o
 		snprintf(out->shown, sizeof(out->shown), "[%s]:%u", host, (unsigned)out->port);
 	} else {
 		return al_err_set(err, EINVAL,
-				  "%s '%s': the host must be a numeric address or localhost", what, s);
+				  "%s '%s': the host must be a numeric address or localhost", what,
+				  s);
 	}
 	return 0;
 }
@@ -108,10 +109,11 @@ int la_parse_service(const char *s, struct la_endpoint *out, al_err *err)
 	if (parse_hostport(s, "--allow-service", out, err) < 0)
 		return -1;
 	if (!is_loopback(&out->addr))
-		return al_err_set(err, EINVAL,
-				  "--allow-service %s: only loopback services (127.0.0.0/8, ::1) can "
-				  "be allowed",
-				  s);
+		return al_err_set(
+		    err, EINVAL,
+		    "--allow-service %s: only loopback services (127.0.0.0/8, ::1) can "
+		    "be allowed",
+		    s);
 	return 0;
 }
 
@@ -122,10 +124,11 @@ int la_parse_url(const char *url, struct la_endpoint *out, al_err *err)
 	size_t n;
 
 	if (strncmp(url, "http://", 7) != 0)
-		return al_err_set(err, EINVAL,
-				  "--skip-gateway '%s': want http://HOST:PORT (TLS gateways are not "
-				  "supported by the launcher's relay)",
-				  url);
+		return al_err_set(
+		    err, EINVAL,
+		    "--skip-gateway '%s': want http://HOST:PORT (TLS gateways are not "
+		    "supported by the launcher's relay)",
+		    url);
 	p = url + 7;
 	n = strcspn(p, "/");
 	if (n == 0 || n >= sizeof(hp) || (p[n] == '/' && p[n + 1] != '\0'))
@@ -148,21 +151,21 @@ static int64_t num_arg(const char *opt, const char *s, int64_t min, int64_t max)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"policy", required_argument, NULL, OPT_POLICY},
-		{"gateway-bin", required_argument, NULL, OPT_GWBIN},
-		{"port", required_argument, NULL, OPT_PORT},
-		{"skip-gateway", required_argument, NULL, OPT_SKIP},
-		{"allow-service", required_argument, NULL, OPT_SERVICE},
-		{"net", required_argument, NULL, OPT_NET},
-		{"user", required_argument, NULL, OPT_USER},
-		{"workdir", required_argument, NULL, OPT_WORKDIR},
-		{"identity", required_argument, NULL, OPT_IDENTITY},
-		{"token-file", required_argument, NULL, OPT_TOKEN_FILE},
-		{"audit", required_argument, NULL, OPT_AUDIT},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, OPT_VERSION},
-		{NULL, 0, NULL, 0},
+	    {"policy", required_argument, NULL, OPT_POLICY},
+	    {"gateway-bin", required_argument, NULL, OPT_GWBIN},
+	    {"port", required_argument, NULL, OPT_PORT},
+	    {"skip-gateway", required_argument, NULL, OPT_SKIP},
+	    {"allow-service", required_argument, NULL, OPT_SERVICE},
+	    {"net", required_argument, NULL, OPT_NET},
+	    {"user", required_argument, NULL, OPT_USER},
+	    {"workdir", required_argument, NULL, OPT_WORKDIR},
+	    {"identity", required_argument, NULL, OPT_IDENTITY},
+	    {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
+	    {"audit", required_argument, NULL, OPT_AUDIT},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, OPT_VERSION},
+	    {NULL, 0, NULL, 0},
 	};
 	struct la_config cfg = {.port = LA_DEFAULT_PORT, .net = LA_NET_ISOLATED};
 	al_err err = {0};
@@ -184,8 +187,8 @@ int main(int argc, char **argv)
 			break;
 		case OPT_SERVICE:
 			if (cfg.n_services == LA_MAX_SERVICES)
-				al_bail(LA_EXIT_ERROR, LA_PROG, "--allow-service: at most %d services",
-					LA_MAX_SERVICES);
+				al_bail(LA_EXIT_ERROR, LA_PROG,
+					"--allow-service: at most %d services", LA_MAX_SERVICES);
 			if (la_parse_service(optarg, &cfg.services[cfg.n_services], &err) < 0)
 				al_die(LA_EXIT_ERROR, LA_PROG, &err);
 			cfg.n_services++;
@@ -239,10 +242,11 @@ int main(int argc, char **argv)
 			"token)");
 	for (size_t i = 0; i < cfg.n_services; i++) {
 		if (cfg.services[i].port == cfg.port && cfg.net != LA_NET_HOST)
-			al_bail(LA_EXIT_ERROR, LA_PROG,
-				"--allow-service %s: port %u is the gateway's (--port): pick another "
-				"--port",
-				cfg.services[i].shown, (unsigned)cfg.port);
+			al_bail(
+			    LA_EXIT_ERROR, LA_PROG,
+			    "--allow-service %s: port %u is the gateway's (--port): pick another "
+			    "--port",
+			    cfg.services[i].shown, (unsigned)cfg.port);
 		for (size_t j = 0; j < i; j++)
 			if (cfg.services[j].port == cfg.services[i].port)
 				al_bail(LA_EXIT_ERROR, LA_PROG,

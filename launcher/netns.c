@@ -92,9 +92,10 @@ static size_t host_routes(struct route4 *r, size_t max)
 			if (i->ifa_addr == NULL || i->ifa_addr->sa_family != AF_INET)
 				continue;
 			uint32_t a = ntohl(((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr);
-			uint32_t m = i->ifa_netmask
-					 ? ntohl(((struct sockaddr_in *)i->ifa_netmask)->sin_addr.s_addr)
-					 : 0xffffffffu;
+			uint32_t m =
+			    i->ifa_netmask
+				? ntohl(((struct sockaddr_in *)i->ifa_netmask)->sin_addr.s_addr)
+				: 0xffffffffu;
 			r[n].dst = a;
 			r[n].mask = m ? m : 0xffffffffu;
 			n++;
@@ -266,7 +267,8 @@ static int add_veth(struct nl_sock *hub, int agent_ns, al_err *err)
 	r = rtnl_link_add(hub, link, NLM_F_CREATE | NLM_F_EXCL);
 	rtnl_link_put(link);
 	if (r < 0)
-		return al_err_set(err, 0, "create veth %s/%s: %s", HUB_IF, AGENT_IF, nl_geterror(r));
+		return al_err_set(err, 0, "create veth %s/%s: %s", HUB_IF, AGENT_IF,
+				  nl_geterror(r));
 	return 0;
 }
 

@@ -25,8 +25,8 @@
 struct half {
 	char buf[RBUF];
 	size_t len, off;
-	bool eof;      /* the reading side reached EOF */
-	bool shut;     /* the writing side has been shut down */
+	bool eof;  /* the reading side reached EOF */
+	bool shut; /* the writing side has been shut down */
 };
 
 struct la_relay_conn {
@@ -196,8 +196,8 @@ static void on_accept(struct la_ctx *c, struct la_watch *w, uint32_t events)
 			close(a);
 			continue;
 		}
-		int b = socket(l->target.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			       0);
+		int b =
+		    socket(l->target.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (b < 0) {
 			close(a);
 			continue;

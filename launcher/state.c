@@ -70,9 +70,9 @@ static int own_dir(const char *path, al_err *err)
 	if (lstat(path, &st) < 0)
 		return al_err_set(err, errno, "stat %s", path);
 	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077) != 0)
-		return al_err_set(err, EPERM,
-				  "%s must be a directory owned by uid %u with mode 0700: remove it",
-				  path, (unsigned)geteuid());
+		return al_err_set(
+		    err, EPERM, "%s must be a directory owned by uid %u with mode 0700: remove it",
+		    path, (unsigned)geteuid());
 	return 0;
 }
 
@@ -245,8 +245,9 @@ int la_state_sweep(const char *base, bool verbose)
 		remove_flat(dir);
 		swept++;
 		if (verbose)
-			fprintf(stderr, LA_PROG ": sweep: removed what dead launcher %s left (%s)\n",
-				num, dir);
+			fprintf(stderr,
+				LA_PROG ": sweep: removed what dead launcher %s left (%s)\n", num,
+				dir);
 	}
 	closedir(d);
 	return swept;

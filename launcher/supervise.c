@@ -115,7 +115,8 @@ static int resolve_agent(const char *name, char *out, al_err *err)
 		const char *path = getenv("PATH");
 		char buf[8192];
 		bool found = false;
-		snprintf(buf, sizeof(buf), "%s", path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
+		snprintf(buf, sizeof(buf), "%s",
+			 path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
 		for (char *save = NULL, *d = strtok_r(buf, ":", &save); d && !found;
 		     d = strtok_r(NULL, ":", &save)) {
 			if (snprintf(cand, sizeof(cand), "%s/%s", *d ? d : ".", name) >=
@@ -129,13 +130,14 @@ static int resolve_agent(const char *name, char *out, al_err *err)
 		}
 		if (!found) {
 			if (seen)
-				return al_err_set(err, EACCES,
-						  "%s: found on PATH but not executable: chmod +x it",
-						  name),
+				return al_err_set(
+					   err, EACCES,
+					   "%s: found on PATH but not executable: chmod +x it",
+					   name),
 				       LA_EXIT_NOEXEC;
 			return al_err_set(err, ENOENT,
-					  "%s: not found on PATH (%s): give its path or fix PATH", name,
-					  path ? path : "unset"),
+					  "%s: not found on PATH (%s): give its path or fix PATH",
+					  name, path ? path : "unset"),
 			       LA_EXIT_NOTFOUND;
 		}
 	}
@@ -203,8 +205,8 @@ static int resolve_user(struct la_ctx *c, al_err *err)
 		gpart = colon + 1;
 	}
 	if (parse_id(ubuf, false, &uid) < 0)
-		return al_err_set(err, ENOENT, "--user %s: no such user (give NAME, UID or UID:GID)",
-				  spec);
+		return al_err_set(err, ENOENT,
+				  "--user %s: no such user (give NAME, UID or UID:GID)", spec);
 	if (gpart && *gpart) {
 		if (parse_id(gpart, true, &gid) < 0)
 			return al_err_set(err, ENOENT, "--user %s: no such group", spec);
@@ -286,7 +288,8 @@ static char **build_env(const struct la_ctx *c, const char *svc_inside[])
 	if (env == NULL)
 		al_bail(LA_EXIT_ERROR, LA_PROG, "out of memory");
 	for (char **e = environ; e && *e; e++) {
-		if (strncmp(*e, "AGENTGW_URL=", 12) == 0 || strncmp(*e, "AGENTGW_TOKEN=", 14) == 0 ||
+		if (strncmp(*e, "AGENTGW_URL=", 12) == 0 ||
+		    strncmp(*e, "AGENTGW_TOKEN=", 14) == 0 ||
 		    strncmp(*e, "AGENTLAUNCH_SERVICE_", 20) == 0)
 			continue;
 		env[k++] = *e;
@@ -313,11 +316,13 @@ static int read_token_file(struct la_ctx *c, al_err *err)
 	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
 		buf[--len] = '\0';
 	if (len == 0 || len >= sizeof(c->token))
-		return al_err_set(err, EINVAL, "--token-file %s: want one token of 1..64 characters",
+		return al_err_set(err, EINVAL,
+				  "--token-file %s: want one token of 1..64 characters",
 				  c->cfg->token_file);
 	for (size_t i = 0; i < len; i++)
 		if (buf[i] <= ' ' || buf[i] > '~')
-			return al_err_set(err, EINVAL, "--token-file %s: the token has bad characters",
+			return al_err_set(err, EINVAL,
+					  "--token-file %s: the token has bad characters",
 					  c->cfg->token_file);
 	memcpy(c->token, buf, len + 1);
 	c->have_token = true;
@@ -351,7 +356,8 @@ static int find_policy(struct la_ctx *c, al_err *err)
 static void on_rep(struct la_ctx *c, struct la_watch *w, uint32_t events)
 {
 	for (;;) {
-		ssize_t n = read(c->rep_fd, c->rep_buf + c->rep_len, sizeof(c->rep_buf) - 1 - c->rep_len);
+		ssize_t n =
+		    read(c->rep_fd, c->rep_buf + c->rep_len, sizeof(c->rep_buf) - 1 - c->rep_len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
@@ -364,7 +370,8 @@ static void on_rep(struct la_ctx *c, struct la_watch *w, uint32_t events)
 				if (c->rep_buf[0] == 'v' && c->verbose)
 					la_verbose(c, "%s", c->rep_buf + 2);
 				else if (c->rep_buf[0] == 'e' && c->errmsg[0] == '\0')
-					snprintf(c->errmsg, sizeof(c->errmsg), "%s", c->rep_buf + 2);
+					snprintf(c->errmsg, sizeof(c->errmsg), "%s",
+						 c->rep_buf + 2);
 				size_t used = (size_t)(nl - c->rep_buf) + 1;
 				memmove(c->rep_buf, nl + 1, c->rep_len - used);
 				c->rep_len -= used;
@@ -417,7 +424,9 @@ static int recv_fd_cred(int sock, int *fd, pid_t *pid)
 		char buf[CMSG_SPACE(sizeof(int) * 4) + CMSG_SPACE(sizeof(struct ucred))];
 		struct cmsghdr align;
 	} u;
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = u.buf,
 			     .msg_controllen = sizeof(u.buf)};
 	int got = 0;
 	ssize_t n;
@@ -502,8 +511,10 @@ static void on_signal(struct la_ctx *c, struct la_watch *w, uint32_t events)
 		int sig = (int)si.ssi_signo;
 		if (!c->exec_reported) {
 			/* during start-up: stop everything */
-			snprintf(c->exit_msg, sizeof(c->exit_msg), "interrupted by signal %d (%s) during "
-				 "start-up", sig, strsignal(sig));
+			snprintf(c->exit_msg, sizeof(c->exit_msg),
+				 "interrupted by signal %d (%s) during "
+				 "start-up",
+				 sig, strsignal(sig));
 			c->exit_code = 128 + sig;
 			c->abort = true;
 			continue;
@@ -543,8 +554,7 @@ static int spawn_init(struct la_ctx *c, struct la_child *ch, al_err *err)
 	if (pid < 0)
 		return al_err_set(err, errno,
 				  "clone the agent's namespaces (mount, pid, ipc%s%s)%s",
-				  userns ? ", user" : "",
-				  c->cfg->net != LA_NET_HOST ? ", net" : "",
+				  userns ? ", user" : "", c->cfg->net != LA_NET_HOST ? ", net" : "",
 				  userns ? ": are unprivileged user namespaces enabled? "
 					   "(sysctl kernel.unprivileged_userns_clone=1)"
 					 : "");
@@ -622,12 +632,12 @@ static json_t *layers_json(const struct la_ctx *c)
 	json_t *relays = json_array();
 	for (size_t i = 0; i < c->relays.n; i++) {
 		char r[PATH_MAX + 128];
-		snprintf(r, sizeof(r), "%s -> %s", c->relays.ls[i].inside, c->relays.ls[i].target.shown);
+		snprintf(r, sizeof(r), "%s -> %s", c->relays.ls[i].inside,
+			 c->relays.ls[i].target.shown);
 		json_array_append_new(relays, json_string(r));
 	}
 	json_object_set_new(l, "relays", relays);
-	json_object_set_new(l, "namespaces",
-			    json_pack("[s,s,s]", "mount", "pid", "ipc"));
+	json_object_set_new(l, "namespaces", json_pack("[s,s,s]", "mount", "pid", "ipc"));
 	if (c->cfg->net != LA_NET_HOST)
 		json_array_append_new(json_object_get(l, "namespaces"), json_string("net"));
 	if (!c->is_root)
@@ -654,10 +664,10 @@ static json_t *argv_json(char **argv)
 
 static void record_start(struct la_ctx *c)
 {
-	json_t *rec = json_pack("{s:s,s:o,s:s,s:i,s:i,s:o}", "event", "agent_start", "argv",
-				argv_json(c->cfg->agent_argv), "path", c->agent_path, "pid",
-				(int)agent_host_pid, "launcher_pid", (int)getpid(), "layers",
-				layers_json(c));
+	json_t *rec =
+	    json_pack("{s:s,s:o,s:s,s:i,s:i,s:o}", "event", "agent_start", "argv",
+		      argv_json(c->cfg->agent_argv), "path", c->agent_path, "pid",
+		      (int)agent_host_pid, "launcher_pid", (int)getpid(), "layers", layers_json(c));
 	if (rec == NULL)
 		return;
 	if (c->cfg->skip_gateway)
@@ -670,10 +680,10 @@ static void record_start(struct la_ctx *c)
 
 static void record_exit(struct la_ctx *c, const char *reason)
 {
-	json_t *rec = json_pack("{s:s,s:i,s:I,s:I,s:s}", "event", "agent_exit", "exit_code",
-				c->exit_code, "duration_ms",
-				(json_int_t)((al_now_us() - c->agent_start_us) / 1000), "violations",
-				(json_int_t)c->violations, "reason", reason);
+	json_t *rec =
+	    json_pack("{s:s,s:i,s:I,s:I,s:s}", "event", "agent_exit", "exit_code", c->exit_code,
+		      "duration_ms", (json_int_t)((al_now_us() - c->agent_start_us) / 1000),
+		      "violations", (json_int_t)c->violations, "reason", reason);
 	if (rec == NULL)
 		return;
 	if (c->got_status && WIFSIGNALED(c->agent_status))
@@ -800,9 +810,10 @@ static int setup(struct la_ctx *c, al_err *err, int *code)
 			*slash = '\0';
 	}
 	if (cfg->net == LA_NET_ISOLATED && !c->is_root)
-		return al_err_set(err, EPERM,
-				  "--net isolated needs root (network namespace + veth): run it with "
-				  "sudo, or use --net rootless");
+		return al_err_set(
+		    err, EPERM,
+		    "--net isolated needs root (network namespace + veth): run it with "
+		    "sudo, or use --net rootless");
 	int r = resolve_agent(cfg->agent_argv[0], c->agent_path, err);
 	if (r != 0) {
 		*code = r;
@@ -935,20 +946,20 @@ static int setup(struct la_ctx *c, al_err *err, int *code)
 	static uint16_t ports_keep[LA_MAX_SERVICES + 1];
 	memcpy(ports_keep, ports, sizeof(ports));
 	ch = (struct la_child){
-		.agent_path = c->agent_path,
-		.argv = cfg->agent_argv,
-		.envp = build_env(c, svc_inside),
-		.uid = c->uid,
-		.gid = c->gid,
-		.workdir = c->workdir,
-		.wd_dev = wst.st_dev,
-		.wd_ino = wst.st_ino,
-		.home = c->home,
-		.rootless_net = cfg->net == LA_NET_ROOTLESS,
-		.relay_ports = cfg->net == LA_NET_ROOTLESS ? ports_keep : NULL,
-		.n_relay_ports = cfg->net == LA_NET_ROOTLESS ? nports : 0,
-		.bpf = &c->bpf,
-		.verbose = c->verbose,
+	    .agent_path = c->agent_path,
+	    .argv = cfg->agent_argv,
+	    .envp = build_env(c, svc_inside),
+	    .uid = c->uid,
+	    .gid = c->gid,
+	    .workdir = c->workdir,
+	    .wd_dev = wst.st_dev,
+	    .wd_ino = wst.st_ino,
+	    .home = c->home,
+	    .rootless_net = cfg->net == LA_NET_ROOTLESS,
+	    .relay_ports = cfg->net == LA_NET_ROOTLESS ? ports_keep : NULL,
+	    .n_relay_ports = cfg->net == LA_NET_ROOTLESS ? nports : 0,
+	    .bpf = &c->bpf,
+	    .verbose = c->verbose,
 	};
 	la_verbose(c,
 		   "seccomp: agent lock: %d syscalls denied (EPERM), execve/execveat/fork/vfork/"
@@ -1034,12 +1045,13 @@ int la_run(const struct la_config *cfg)
 	} else if (c->errmsg[0]) {
 		/* setup in init/agent failed, or the exec itself */
 		int st = c->got_status ? exit_status_of(c->agent_status) : LA_EXIT_ERROR;
-		c->exit_code = (st == LA_EXIT_NOEXEC || st == LA_EXIT_NOTFOUND) ? st : LA_EXIT_ERROR;
+		c->exit_code =
+		    (st == LA_EXIT_NOEXEC || st == LA_EXIT_NOTFOUND) ? st : LA_EXIT_ERROR;
 		fprintf(stderr, LA_PROG ": %s\n", c->errmsg);
 		reason = "launcher_error";
 	} else if (!c->got_status) {
 		fprintf(stderr, LA_PROG ": the agent's init died without reporting a status (was "
-				"it killed?)\n");
+					"it killed?)\n");
 		c->exit_code = LA_EXIT_ERROR;
 		reason = "launcher_error";
 	} else {
@@ -1047,8 +1059,8 @@ int la_run(const struct la_config *cfg)
 	}
 	if (c->exec_reported) {
 		record_exit(c, reason);
-		la_verbose(c, "agent exited: status %d, %llu exec/fork attempts denied", c->exit_code,
-			   c->violations);
+		la_verbose(c, "agent exited: status %d, %llu exec/fork attempts denied",
+			   c->exit_code, c->violations);
 	}
 	code = c->exit_code;
 	teardown(c);

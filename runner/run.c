@@ -270,6 +270,11 @@ int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
 		*failure = AL_RUN_UNENFORCEABLE;
 		return -1;
 	}
+	/* Groups left by runners that were killed (SIGKILL, a crash) go now;
+	 * a failure here is reported but does not stop this run. */
+	al_err serr = {0};
+	if (al_cgroup_sweep(opts->cgroup_parent ? opts->cgroup_parent : "agentlaunch", &serr) < 0)
+		fprintf(stderr, "agentrun: sweeping stale cgroups: %s\n", serr.msg);
 	int ll_abi = al_landlock_abi();
 
 	unsigned scflags = AL_SC_HARDEN | (want_listener ? AL_SC_SPAWN_LOCK : 0);
@@ -589,15 +594,15 @@ reap:
 			res->signal = WTERMSIG(wstatus);
 			res->exit_code = 128 + res->signal;
 		}
-	} else if (res->timed_out) {
+	} else if (res->timed_out || res->oom_killed) {
+		/* Killed with the whole tree (timeout, or a v2 group OOM kill with
+		 * memory.oom.group, which takes init too): SIGKILL is the truth. */
 		res->signal = SIGKILL;
 		res->exit_code = 128 + SIGKILL;
 	} else {
 		al_err_set(err, 0, "the sandbox's init died without a status");
 		goto out;
 	}
-	if (res->oom_killed && res->signal == 0 && !got_status)
-		res->signal = SIGKILL;
 	res->truncated_stdout = cout.truncated;
 	res->truncated_stderr = cerr.truncated;
 	res->out = cout.buf;

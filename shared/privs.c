@@ -19,7 +19,8 @@ int al_drop_privileges(uid_t uid, gid_t gid, unsigned flags, al_err *err)
 
 	for (int cap = 0; cap <= CAP_LAST; cap++)
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
-			return al_err_set(err, errno, "drop capability %d from the bounding set", cap);
+			return al_err_set(err, errno, "drop capability %d from the bounding set",
+					  cap);
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
 		return al_err_set(err, errno, "clear ambient capabilities");
 	if (setgroups(0, NULL) < 0 && !((flags & AL_PRIV_USERNS) && errno == EPERM))
@@ -66,9 +67,10 @@ int al_privileges_check(uid_t uid, gid_t gid, char *report, size_t n, al_err *er
 				  (unsigned)eu, (unsigned)su, (unsigned)rg, (unsigned)eg,
 				  (unsigned)sg, (unsigned)uid, (unsigned)gid);
 	if (eff | prm | inh | bnd | amb)
-		return al_err_set(err, EPERM,
-				  "capabilities left: effective/permitted/inheritable %llx, bounding "
-				  "%llx, ambient %llx",
-				  eff | prm | inh, bnd, amb);
+		return al_err_set(
+		    err, EPERM,
+		    "capabilities left: effective/permitted/inheritable %llx, bounding "
+		    "%llx, ambient %llx",
+		    eff | prm | inh, bnd, amb);
 	return 0;
 }

@@ -21,9 +21,9 @@ echo "$out" | tail -n 4 | sed 's/^/  | /'
 if [ $rc -eq 0 ]; then pass "install.sh --build-dir"; else fail "install.sh --build-dir" "rc $rc: $(echo "$out" | tail -5)"; journalctl -u agentgw -n 30 --no-pager; exit 0; fi
 URL=http://127.0.0.1:9999
 check "agentgw active" '^active$' systemctl is-active agentgw
+./scripts/install.sh --add-token vmtester >/dev/null 2>&1
 MAIN=$(systemctl show -p MainPID --value agentgw)
 check "the gateway runs in its unit's leaf cgroup" '^0::/system.slice/agentgw.service/gateway$' cat /proc/$MAIN/cgroup
-./scripts/install.sh --add-token vmtester >/dev/null 2>&1
 TOKEN=$(cat /etc/agentlaunch/tokens/vmtester.token)
 for i in $(seq 50); do curl -fsS -o /dev/null --max-time 1 $URL/healthz && break; sleep 0.1; done
 run() { curl -sS --max-time 60 -H "Authorization: Bearer $TOKEN" -X POST "$URL/v1/$1" -d "$2"; }

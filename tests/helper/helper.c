@@ -1399,8 +1399,7 @@ static int cmd_connect_to(char **argv)
 
 /* One HTTP/1.1 request (Authorization: Bearer $AGENTGW_TOKEN when set);
  * prints "OK HTTP <status> <body, first 300 bytes>". */
-static int http_request(const char *method, const char *url_arg, const char *path,
-			const char *body)
+static int http_request(const char *method, const char *url_arg, const char *path, const char *body)
 {
 	const char *url = arg_or_env(url_arg);
 	const char *tok = getenv("AL_HELPER_NO_TOKEN") ? NULL : getenv("AGENTGW_TOKEN");
@@ -1444,7 +1443,8 @@ static int http_request(const char *method, const char *url_arg, const char *pat
 		resp[n] = '\0';
 		char *end = strstr(resp, "\r\n\r\n");
 		char *cl = strcasestr(resp, "\r\nContent-Length:");
-		if (end && cl && cl < end && n >= (size_t)(end + 4 - resp) + strtoul(cl + 17, NULL, 10))
+		if (end && cl && cl < end &&
+		    n >= (size_t)(end + 4 - resp) + strtoul(cl + 17, NULL, 10))
 			break;
 		if (n == sizeof(resp) - 1)
 			break;

@@ -82,7 +82,7 @@ unit() {
 integration() {
 	local s=$1 rc
 	echo "== integration: $s"
-	timeout 1500 bash "tests/integration/$s.sh" </dev/null 2>&1
+	AL_SLOW=4 timeout 1500 bash "tests/integration/$s.sh" </dev/null 2>&1
 	rc=$?
 	[ "$rc" -eq 0 ] || echo "FAIL: $s: script exited $rc"
 	echo "== end: $s"
