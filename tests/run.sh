@@ -39,14 +39,18 @@ for t in build/tests/test_*; do
 	[ $((f + e)) -gt 0 ] && failures+=("$(basename "$t"): $f failures, $e errors")
 done
 
-for t in tests/integration/*.sh; do
+# Integration tests, then the slow suites (another kernel in qemu, systemd in
+# nspawn, podman) that CI runs after the fast ones.
+for t in tests/integration/*.sh $(cat tests/slow.list 2>/dev/null); do
 	[ -f "$t" ] || continue
 	match "$(basename "$t")" "$@" || continue
 	echo "== integration: $(basename "$t")"
 	log=$(mktemp)
-	timeout 900 bash "$t" >"$log" 2>&1
+	t0=$(date +%s)
+	timeout 1800 bash "$t" >"$log" 2>&1
 	rc=$?
 	cat "$log"
+	echo "== $(basename "$t"): $(($(date +%s) - t0)) s"
 	p=$(grep -c '^PASS: ' "$log")
 	f=$(grep -c '^FAIL: ' "$log")
 	passed=$((passed + p))
