@@ -6,7 +6,7 @@ set -eu
 BUILD_PKGS="build-essential pkg-config libseccomp-dev libnl-3-dev libnl-route-3-dev \
 libcgroup-dev libjansson-dev libevent-dev libssl-dev check"
 TEST_PKGS="python3 curl iproute2 procps openssl util-linux"
-BENCH_PKGS="bubblewrap hyperfine"
+BENCH_PKGS="bubblewrap hyperfine wrk"
 # install: what scripts/install.sh needs on a server (build, the shipped
 # policy's /usr/bin/python3, /bin/kill for `systemctl reload`, curl for the
 # health check).
