@@ -13,19 +13,6 @@
 
 #include "../shared/cleanup.h"
 
-/* Set err without the strerror suffix al_err_set() appends; keep errnum. */
-__attribute__((format(printf, 3, 4))) static int fail(al_err *err, int errnum, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL)
-		return -1;
-	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-	va_end(ap);
-	err->errnum = errnum;
-	return -1;
-}
 
 static bool re_matches(const struct al_match_re *m, const char *s)
 {
@@ -147,7 +134,7 @@ static int find_in_path(const char *name, const char *list, char *cand, size_t n
 			break;
 		p = end + 1;
 	}
-	return fail(err, ENOENT, "command \"%.128s\" not found in PATH %.512s", name, list);
+	return al_err_setx(err, ENOENT, "command \"%.128s\" not found in PATH %.512s", name, list);
 }
 
 int al_resolve_executable(const char *name, const char *path_list,
@@ -161,16 +148,16 @@ int al_resolve_executable(const char *name, const char *path_list,
 	if (resolved && n)
 		resolved[0] = '\0';
 	if (name == NULL || name[0] == '\0')
-		return fail(err, EINVAL, "empty command name");
+		return al_err_setx(err, EINVAL, "empty command name");
 	size_t nlen = strnlen(name, PATH_MAX);
 	if (nlen >= PATH_MAX)
-		return fail(err, ENAMETOOLONG, "command name longer than %d bytes", PATH_MAX - 1);
+		return al_err_setx(err, ENAMETOOLONG, "command name longer than %d bytes", PATH_MAX - 1);
 
 	if (strchr(name, '/') == NULL) {
 		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-			return fail(err, EINVAL, "\"%s\" is not a command name", name);
+			return al_err_setx(err, EINVAL, "\"%s\" is not a command name", name);
 		if (nlen > NAME_MAX)
-			return fail(err, ENAMETOOLONG, "command name longer than %d bytes",
+			return al_err_setx(err, ENAMETOOLONG, "command name longer than %d bytes",
 				    NAME_MAX);
 		const char *list = path_list && path_list[0] ? path_list : AL_DEFAULT_PATH;
 		if (find_in_path(name, list, cand, sizeof(cand), err) < 0)
@@ -181,13 +168,13 @@ int al_resolve_executable(const char *name, const char *path_list,
 			memcpy(cand, name, nlen + 1);
 		} else {
 			if (cwd_host == NULL || cwd_host[0] != '/')
-				return fail(err, EINVAL,
+				return al_err_setx(err, EINVAL,
 					    "relative command path \"%.128s\" needs an absolute "
 					    "working directory",
 					    name);
 			int w = snprintf(cand, sizeof(cand), "%s/%s", cwd_host, name);
 			if (w < 0 || (size_t)w >= sizeof(cand))
-				return fail(err, ENAMETOOLONG,
+				return al_err_setx(err, ENAMETOOLONG,
 					    "command path \"%.128s\" in %.128s is too long", name,
 					    cwd_host);
 		}
@@ -196,18 +183,18 @@ int al_resolve_executable(const char *name, const char *path_list,
 	cleanup_free char *real = realpath(cand, NULL);
 	if (real == NULL) {
 		int e = errno;
-		return fail(err, e, "cannot resolve command \"%.128s\" (%.256s): %s", name, cand,
+		return al_err_setx(err, e, "cannot resolve command \"%.128s\" (%.256s): %s", name, cand,
 			    strerror(e));
 	}
 	if (stat(real, &st) < 0) {
 		int e = errno;
-		return fail(err, e, "cannot stat command %.256s: %s", real, strerror(e));
+		return al_err_setx(err, e, "cannot stat command %.256s: %s", real, strerror(e));
 	}
 	if (!S_ISREG(st.st_mode))
-		return fail(err, EACCES, "command \"%.128s\" (%.256s) is not a regular file", name,
+		return al_err_setx(err, EACCES, "command \"%.128s\" (%.256s) is not a regular file", name,
 			    real);
 	if (faccessat(AT_FDCWD, real, X_OK, AT_EACCESS) < 0)
-		return fail(err, EACCES, "command \"%.128s\" (%.256s) is not executable", name,
+		return al_err_setx(err, EACCES, "command \"%.128s\" (%.256s) is not executable", name,
 			    real);
 
 	bool inside = false;
@@ -216,14 +203,14 @@ int al_resolve_executable(const char *name, const char *path_list,
 	if (!inside) {
 		char mounts[512];
 		join_mounts(read_only_mounts, mounts, sizeof(mounts));
-		return fail(err, EACCES,
+		return al_err_setx(err, EACCES,
 			    "command \"%.128s\" resolves to %.256s, which is outside the "
 			    "profile's read-only mounts (%s)",
 			    name, real, mounts);
 	}
 	size_t rlen = strlen(real);
 	if (resolved == NULL || rlen >= n)
-		return fail(err, ENAMETOOLONG, "resolved path %.256s does not fit in %zu bytes",
+		return al_err_setx(err, ENAMETOOLONG, "resolved path %.256s does not fit in %zu bytes",
 			    real, n);
 	memcpy(resolved, real, rlen + 1);
 	return 0;

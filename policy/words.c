@@ -13,19 +13,6 @@
 
 #define SHELL_HINT "commands run without a shell: quote or escape it, or send \"argv\""
 
-/* Set err without the strerror suffix al_err_set() appends; keep errnum. */
-__attribute__((format(printf, 3, 4))) static int fail(al_err *err, int errnum, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL)
-		return -1;
-	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-	va_end(ap);
-	err->errnum = errnum;
-	return -1;
-}
 
 struct splitter {
 	const char *cmd;
@@ -57,13 +44,13 @@ static int finish_word(struct splitter *s)
 		size_t ncap = s->cap ? s->cap * 2 : 8;
 		char **nv = reallocarray(s->v, ncap, sizeof(*nv));
 		if (nv == NULL)
-			return fail(s->err, ENOMEM, "split command: out of memory");
+			return al_err_setx(s->err, ENOMEM, "split command: out of memory");
 		s->v = nv;
 		s->cap = ncap;
 	}
 	char *w = strndup(s->word, s->wlen);
 	if (w == NULL)
-		return fail(s->err, ENOMEM, "split command: out of memory");
+		return al_err_setx(s->err, ENOMEM, "split command: out of memory");
 	s->v[s->n++] = w;
 	s->v[s->n] = NULL;
 	s->wlen = 0;
@@ -76,7 +63,7 @@ static int finish_word(struct splitter *s)
 static int syntax(struct splitter *s, const char *what, const char *tok, size_t off,
 		  const char *where)
 {
-	fail(s->err, EINVAL, "%s '%s' at byte %zu%s: %s", what, tok, off, where, SHELL_HINT);
+	al_err_setx(s->err, EINVAL, "%s '%s' at byte %zu%s: %s", what, tok, off, where, SHELL_HINT);
 	return AL_WORDS_SHELL_SYNTAX;
 }
 
@@ -146,7 +133,7 @@ static int single_quoted(struct splitter *s, size_t i, size_t *next)
 	const char *end = memchr(s->cmd + i + 1, '\'', s->len - i - 1);
 
 	if (end == NULL)
-		return fail(s->err, EINVAL, "unterminated single quote opened at byte %zu", i);
+		return al_err_setx(s->err, EINVAL, "unterminated single quote opened at byte %zu", i);
 	s->in_word = true;
 	s->all_plain = false;
 	s->after_eq = false;
@@ -167,7 +154,7 @@ static int double_quoted(struct splitter *s, size_t i, size_t *next)
 	s->after_eq = false;
 	for (;;) {
 		if (j >= s->len)
-			return fail(s->err, EINVAL, "unterminated double quote opened at byte %zu",
+			return al_err_setx(s->err, EINVAL, "unterminated double quote opened at byte %zu",
 				    i);
 		char d = c[j];
 		if (d == '"')
@@ -236,7 +223,7 @@ static int split(struct splitter *s)
 				return r;
 			continue;
 		case '\n':
-			fail(s->err, EINVAL, "newline at byte %zu outside quotes: %s", i,
+			al_err_setx(s->err, EINVAL, "newline at byte %zu outside quotes: %s", i,
 			     SHELL_HINT);
 			return AL_WORDS_SHELL_SYNTAX;
 		case ';':
@@ -294,17 +281,17 @@ int al_split_words(const char *cmd, size_t len, char ***argv_out, size_t *argc_o
 	*argv_out = NULL;
 	*argc_out = 0;
 	if (cmd == NULL || len == 0)
-		return fail(err, EINVAL, "empty command");
+		return al_err_setx(err, EINVAL, "empty command");
 	const char *nul = memchr(cmd, '\0', len);
 	if (nul != NULL)
-		return fail(err, EINVAL, "command contains a NUL byte at byte %zu",
+		return al_err_setx(err, EINVAL, "command contains a NUL byte at byte %zu",
 			    (size_t)(nul - cmd));
 	if (len >= SIZE_MAX / 2)
-		return fail(err, E2BIG, "command too long");
+		return al_err_setx(err, E2BIG, "command too long");
 
 	cleanup_free char *word = malloc(len + 1);
 	if (word == NULL)
-		return fail(err, ENOMEM, "split command: out of memory");
+		return al_err_setx(err, ENOMEM, "split command: out of memory");
 	struct splitter s = {.cmd = cmd, .len = len, .word = word, .all_plain = true, .err = err};
 	int r = split(&s);
 	if (r < 0) {
@@ -313,7 +300,7 @@ int al_split_words(const char *cmd, size_t len, char ***argv_out, size_t *argc_o
 	}
 	if (s.n == 0) {
 		free(s.v);
-		return fail(err, EINVAL, "empty command");
+		return al_err_setx(err, EINVAL, "empty command");
 	}
 	*argv_out = s.v;
 	*argc_out = s.n;

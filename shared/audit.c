@@ -37,19 +37,6 @@ struct al_audit {
 	off_t size;	   /* file size after the last good record */
 };
 
-/* Set err without the strerror suffix al_err_set() appends; keep errnum. */
-__attribute__((format(printf, 3, 4))) static int fail(al_err *err, int errnum, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL)
-		return -1;
-	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-	va_end(ap);
-	err->errnum = errnum;
-	return -1;
-}
 
 static void json_free_str(char **s)
 {
@@ -106,15 +93,15 @@ static int load_key(const char *kp, bool strict, unsigned char *key, size_t *key
 	if (fstat(fd, &st) < 0)
 		return al_err_set(err, errno, "stat audit key %s", kp);
 	if (!S_ISREG(st.st_mode))
-		return fail(err, EINVAL, "audit key %s is not a regular file", kp);
+		return al_err_setx(err, EINVAL, "audit key %s is not a regular file", kp);
 	if (strict && (st.st_mode & 077) != 0)
-		return fail(err, EACCES,
+		return al_err_setx(err, EACCES,
 			    "audit key %s is accessible by group/other (mode %04o): anyone who can "
 			    "read it can forge the log; run chmod 600 %s (and consider a new key "
 			    "and log)",
 			    kp, (unsigned)(st.st_mode & 07777), kp);
 	if (strict && st.st_uid != geteuid())
-		return fail(err, EACCES,
+		return al_err_setx(err, EACCES,
 			    "audit key %s is owned by uid %u, not by this process (uid %u): chown "
 			    "it to the user the gateway runs as",
 			    kp, (unsigned)st.st_uid, (unsigned)geteuid());
@@ -128,7 +115,7 @@ static int load_key(const char *kp, bool strict, unsigned char *key, size_t *key
 			break;
 		n += (size_t)r;
 		if (n == sizeof(buf))
-			return fail(err, EFBIG, "audit key %s is larger than %d bytes", kp,
+			return al_err_setx(err, EFBIG, "audit key %s is larger than %d bytes", kp,
 				    KEY_FILE_MAX);
 	}
 	size_t b = 0, e = n;
@@ -150,7 +137,7 @@ static int load_key(const char *kp, bool strict, unsigned char *key, size_t *key
 	return 0;
 bad:
 	explicit_bzero(buf, sizeof(buf));
-	return fail(err, EINVAL,
+	return al_err_setx(err, EINVAL,
 		    "audit key %s: expected %d to %d hex digits (e.g. from `openssl rand -hex 32`)",
 		    kp, 2 * KEY_MIN, 2 * KEY_MAX);
 }
@@ -175,7 +162,7 @@ static int create_key(const char *kp, al_err *err)
 
 	if (asprintf(&tmp, "%s.tmp.XXXXXX", kp) < 0) {
 		tmp = NULL;
-		return fail(err, ENOMEM, "audit key %s: out of memory", kp);
+		return al_err_setx(err, ENOMEM, "audit key %s: out of memory", kp);
 	}
 	if (al_random_hex(hex, 32, err) < 0)
 		return al_err_wrap(err, "create audit key %s", kp);
@@ -326,7 +313,7 @@ static int load_tail(struct al_audit *a, off_t size, al_err *err)
 	if ((r = pread_full(a->fd, &last, 1, size - 1)) < 0)
 		return al_err_set(err, -r, "read audit log %s", a->path);
 	if (last != '\n')
-		return fail(err, EBADMSG,
+		return al_err_setx(err, EBADMSG,
 			    "audit log %s ends with an incomplete record (truncated write or "
 			    "tampering): " VERIFY_HINT,
 			    a->path, a->path);
@@ -348,12 +335,12 @@ static int load_tail(struct al_audit *a, off_t size, al_err *err)
 	}
 	size_t len = (size_t)(end - start);
 	if (len + 1 > AL_AUDIT_MAX_LINE)
-		return fail(err, EFBIG,
+		return al_err_setx(err, EFBIG,
 			    "audit log %s: the last record is longer than %u bytes: " VERIFY_HINT,
 			    a->path, AL_AUDIT_MAX_LINE, a->path);
 	cleanup_free char *line = malloc(len + 1);
 	if (line == NULL)
-		return fail(err, ENOMEM, "audit log %s: out of memory", a->path);
+		return al_err_setx(err, ENOMEM, "audit log %s: out of memory", a->path);
 	if ((r = pread_full(a->fd, line, len, start)) < 0)
 		return al_err_set(err, -r, "read audit log %s", a->path);
 	line[len] = '\0';
@@ -362,13 +349,13 @@ static int load_tail(struct al_audit *a, off_t size, al_err *err)
 	cleanup_json json_t *rec =
 	    json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
 	if (rec == NULL)
-		return fail(err, EBADMSG,
+		return al_err_setx(err, EBADMSG,
 			    "audit log %s: the last record is not valid JSON (%s): " VERIFY_HINT,
 			    a->path, jerr.text, a->path);
 	char why[256], prev[65];
 	if (check_record(rec, line, len, a->key, a->keylen, &a->seq, a->last_mac, prev, why,
 			 sizeof(why)) != 0)
-		return fail(err, EBADMSG,
+		return al_err_setx(err, EBADMSG,
 			    "audit log %s: the last record does not verify (%s): " VERIFY_HINT,
 			    a->path, why, a->path);
 	a->size = size;
@@ -383,25 +370,25 @@ int al_audit_open(const char *path, const char *key_path, bool fdatasync_each,
 
 	*out = NULL;
 	if (path == NULL || path[0] == '\0')
-		return fail(err, EINVAL, "no audit log path");
+		return al_err_setx(err, EINVAL, "no audit log path");
 	if (key_path == NULL) {
 		if (asprintf(&kp_buf, "%s.key", path) < 0) {
 			kp_buf = NULL;
-			return fail(err, ENOMEM, "audit log %s: out of memory", path);
+			return al_err_setx(err, ENOMEM, "audit log %s: out of memory", path);
 		}
 		key_path = kp_buf;
 	}
 
 	struct al_audit *a = calloc(1, sizeof(*a));
 	if (a == NULL)
-		return fail(err, ENOMEM, "audit log %s: out of memory", path);
+		return al_err_setx(err, ENOMEM, "audit log %s: out of memory", path);
 	a->fd = -1;
 	a->sync = fdatasync_each;
 	memcpy(a->last_mac, ZERO_MAC, 65);
 	a->path = strdup(path);
 	if (a->path == NULL) {
 		al_audit_close(a);
-		return fail(err, ENOMEM, "audit log %s: out of memory", path);
+		return al_err_setx(err, ENOMEM, "audit log %s: out of memory", path);
 	}
 
 	a->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
@@ -422,13 +409,13 @@ int al_audit_open(const char *path, const char *key_path, bool fdatasync_each,
 	}
 	if (!S_ISREG(st.st_mode)) {
 		al_audit_close(a);
-		return fail(err, EINVAL, "audit log %s is not a regular file", path);
+		return al_err_setx(err, EINVAL, "audit log %s is not a regular file", path);
 	}
 	if (flock(a->fd, LOCK_EX | LOCK_NB) < 0) {
 		int e = errno;
 		al_audit_close(a);
 		if (e == EWOULDBLOCK)
-			return fail(err, EBUSY,
+			return al_err_setx(err, EBUSY,
 				    "audit log %s is in use by another process (another agentgw?): "
 				    "each log has exactly one writer",
 				    path);
@@ -438,7 +425,7 @@ int al_audit_open(const char *path, const char *key_path, bool fdatasync_each,
 	if (faccessat(AT_FDCWD, key_path, F_OK, AT_EACCESS) < 0 && errno == ENOENT) {
 		if (st.st_size > 0) {
 			al_audit_close(a);
-			return fail(err, ENOENT,
+			return al_err_setx(err, ENOENT,
 				    "audit log %s has records but its key %s is missing: restore "
 				    "the key, or move the log aside to start a new chain",
 				    path, key_path);
@@ -507,10 +494,10 @@ int al_audit_write(struct al_audit *a, json_t *rec, al_err *err)
 	char ts[32], mac[65];
 
 	if (a == NULL || !json_is_object(rec))
-		return fail(err, EINVAL, "audit record is not a JSON object");
+		return al_err_setx(err, EINVAL, "audit record is not a JSON object");
 	json_t *ev = json_object_get(rec, "event");
 	if (!json_is_string(ev) || json_string_length(ev) == 0)
-		return fail(err, EINVAL, "audit record has no \"event\" string");
+		return al_err_setx(err, EINVAL, "audit record has no \"event\" string");
 	if (a->broken && cut_back(a) < 0)
 		return al_err_set(err, errno,
 				  "audit log %s has a partial record after byte %jd that cannot be "
@@ -519,7 +506,7 @@ int al_audit_write(struct al_audit *a, json_t *rec, al_err *err)
 	if (fstat(a->fd, &st) < 0)
 		return al_err_set(err, errno, "stat audit log %s", a->path);
 	if (st.st_size != a->size)
-		return fail(err, ESTALE,
+		return al_err_setx(err, ESTALE,
 			    "audit log %s changed size behind its writer (%jd bytes expected, %jd "
 			    "found): another writer, truncation or rotation; restart the gateway "
 			    "and " VERIFY_HINT,
@@ -527,30 +514,30 @@ int al_audit_write(struct al_audit *a, json_t *rec, al_err *err)
 
 	cleanup_json json_t *c = json_deep_copy(rec);
 	if (c == NULL || strip_secrets(c) < 0)
-		return fail(err, ENOMEM, "audit record: out of memory");
+		return al_err_setx(err, ENOMEM, "audit record: out of memory");
 	json_object_del(c, "mac");
 	al_rfc3339_now(ts);
 	if (json_object_set_new(c, "ts", json_string(ts)) < 0 ||
 	    json_object_set_new(c, "seq", json_integer(a->seq + 1)) < 0 ||
 	    json_object_set_new(c, "prev", json_string(a->last_mac)) < 0)
-		return fail(err, ENOMEM, "audit record: out of memory");
+		return al_err_setx(err, ENOMEM, "audit record: out of memory");
 
 	cleanup_jstr char *body = json_dumps(c, AL_AUDIT_JSON_FLAGS);
 	if (body == NULL)
-		return fail(err, ENOMEM, "audit record: cannot serialise");
+		return al_err_setx(err, ENOMEM, "audit record: cannot serialise");
 	al_hmac_sha256_hex(a->key, a->keylen, body, strlen(body), mac);
 	if (json_object_set_new(c, "mac", json_string(mac)) < 0)
-		return fail(err, ENOMEM, "audit record: out of memory");
+		return al_err_setx(err, ENOMEM, "audit record: out of memory");
 	cleanup_jstr char *line = json_dumps(c, AL_AUDIT_JSON_FLAGS);
 	if (line == NULL)
-		return fail(err, ENOMEM, "audit record: cannot serialise");
+		return al_err_setx(err, ENOMEM, "audit record: cannot serialise");
 	size_t len = strlen(line);
 	if (len + 1 > AL_AUDIT_MAX_LINE)
-		return fail(err, EFBIG, "audit record of %zu bytes exceeds the %u byte limit", len,
+		return al_err_setx(err, EFBIG, "audit record of %zu bytes exceeds the %u byte limit", len,
 			    AL_AUDIT_MAX_LINE);
 	char *nl = realloc(line, len + 2);
 	if (nl == NULL)
-		return fail(err, ENOMEM, "audit record: out of memory");
+		return al_err_setx(err, ENOMEM, "audit record: out of memory");
 	line = nl;
 	line[len] = '\n';
 	line[len + 1] = '\0';
@@ -562,19 +549,19 @@ int al_audit_write(struct al_audit *a, json_t *rec, al_err *err)
 	if (w != (ssize_t)(len + 1)) {
 		int e = w < 0 ? errno : ENOSPC;
 		if (w > 0 && cut_back(a) < 0)
-			return fail(err, e,
+			return al_err_setx(err, e,
 				    "write audit record %" PRId64 " to %s: %s; the partial line "
 				    "could not be removed (%s) and will be retried",
 				    a->seq + 1, a->path, w < 0 ? strerror(e) : "short write",
 				    strerror(errno));
-		return fail(err, e, "write audit record %" PRId64 " to %s: %s (nothing recorded)",
+		return al_err_setx(err, e, "write audit record %" PRId64 " to %s: %s (nothing recorded)",
 			    a->seq + 1, a->path,
 			    w < 0 ? strerror(e) : "short write, probably out of space");
 	}
 	if (a->sync && fdatasync(a->fd) < 0) {
 		int e = errno;
 		cut_back(a);
-		return fail(err, e, "fdatasync audit log %s: %s (record %" PRId64 " withdrawn)",
+		return al_err_setx(err, e, "fdatasync audit log %s: %s (record %" PRId64 " withdrawn)",
 			    a->path, strerror(e), a->seq + 1);
 	}
 	a->seq++;
@@ -603,7 +590,7 @@ int al_audit_verify_file(const char *path, const char *key_path, FILE *report, l
 	if (key_path == NULL) {
 		if (asprintf(&kp_buf, "%s.key", path) < 0) {
 			kp_buf = NULL;
-			return fail(err, ENOMEM, "out of memory");
+			return al_err_setx(err, ENOMEM, "out of memory");
 		}
 		key_path = kp_buf;
 	}
@@ -697,7 +684,7 @@ int al_audit_find_run(const char *path, const char *run_id, json_t **array_out, 
 
 	*array_out = NULL;
 	if (run_id == NULL || run_id[0] == '\0' || strlen(run_id) > 256)
-		return fail(err, EINVAL, "bad run id");
+		return al_err_setx(err, EINVAL, "bad run id");
 	/* The canonical form puts the member exactly like this, so lines
 	 * without it need no parsing. */
 	if (id_is_plain(run_id) && asprintf(&needle, "\"run_id\":\"%s\"", run_id) < 0)
@@ -707,7 +694,7 @@ int al_audit_find_run(const char *path, const char *run_id, json_t **array_out, 
 		return al_err_set(err, errno, "open audit log %s", path);
 	cleanup_json json_t *arr = json_array();
 	if (arr == NULL)
-		return fail(err, ENOMEM, "out of memory");
+		return al_err_setx(err, ENOMEM, "out of memory");
 	while ((n = getline(&line, &cap, f)) > 0) {
 		if (line[n - 1] != '\n')
 			break; /* a record being written */
@@ -718,7 +705,7 @@ int al_audit_find_run(const char *path, const char *run_id, json_t **array_out, 
 		json_t *id = json_object_get(rec, "run_id");
 		if (json_is_string(id) && strcmp(json_string_value(id), run_id) == 0 &&
 		    json_array_append(arr, rec) < 0)
-			return fail(err, ENOMEM, "out of memory");
+			return al_err_setx(err, ENOMEM, "out of memory");
 	}
 	if (ferror(f))
 		return al_err_set(err, EIO, "read audit log %s", path);

@@ -27,6 +27,19 @@ int al_err_set(al_err *e, int errnum, const char *fmt, ...)
 	return -1;
 }
 
+int al_err_setx(al_err *e, int errnum, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (e == NULL)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+	e->errnum = errnum;
+	return -1;
+}
+
 int al_err_wrap(al_err *e, const char *fmt, ...)
 {
 	char prefix[AL_ERR_MSG_MAX];

@@ -21,6 +21,10 @@ typedef struct al_err {
 int al_err_set(al_err *e, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Like al_err_set() without the ": strerror" suffix (errnum is kept for
+ * the caller to classify): for messages that already say everything. */
+int al_err_setx(al_err *e, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Prefix the existing message with context: "context: old message".
  * Always returns -1. */
 int al_err_wrap(al_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
