@@ -11,6 +11,7 @@ With --once it skips the failing first start.
 import json
 import os
 import sys
+import urllib.error
 import urllib.request
 
 
@@ -38,6 +39,8 @@ def main():
             out = json.load(r)
         res["run_stdout"] = out.get("stdout")
         res["run_layers"] = out.get("layers")
+    except urllib.error.HTTPError as e:
+        res["run_error"] = "%d %s" % (e.code, e.read().decode(errors="replace")[:500])
     except Exception as e:  # report, do not crash: the test reads the file
         res["run_error"] = repr(e)
     try:

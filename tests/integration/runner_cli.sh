@@ -66,3 +66,11 @@ expect_out pin-mismatch-says-why 'pins 0000' "$AR" --policy "$TMPBASE/pin-bad.js
 # The timeout flag lowers the profile's limit and reports timed_out.
 out=$(run --profile command_default --timeout 1 --json -- /bin/sleep 5)
 [ "$(json_get "$out" timed_out)" = true ] && pass timeout-flag || fail timeout-flag "$out"
+
+# Code runs start Python with -I -S and a bootstrap (runner/run.c): the
+# code runs as __main__, sees the system dist-packages, has exit(), and
+# tracebacks point at its own lines.
+expect code-exit-builtin 7 run --profile python_sandbox --code 'exit(7)'
+expect_out code-main-and-dist-packages '^__main__ True$' run --profile python_sandbox --code 'import sys; print(__name__, "/usr/lib/python3/dist-packages" in sys.path)'
+expect_out code-traceback-own-lines 'File "<code>", line 2' run --profile python_sandbox --code 'x = 1
+raise ValueError("boom")'
