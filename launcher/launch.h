@@ -85,6 +85,17 @@ int la_parse_service(const char *s, struct la_endpoint *out, al_err *err);
 /* Parse "http://HOST:PORT[/]" with a numeric host or localhost (pure). */
 int la_parse_url(const char *url, struct la_endpoint *out, al_err *err);
 
+/* prepare.c: before anything starts (struct la_ctx below). */
+struct la_ctx;
+/* 0, or LA_EXIT_NOTFOUND / LA_EXIT_NOEXEC with err. */
+int la_resolve_agent(const char *name, char *out, al_err *err);
+int la_resolve_user(struct la_ctx *c, al_err *err);
+struct stat;
+int la_prepare_workdir(struct la_ctx *c, struct stat *st, al_err *err);
+char **la_build_env(const struct la_ctx *c, const char *svc_inside[]);
+int la_read_token_file(struct la_ctx *c, al_err *err);
+int la_find_policy(struct la_ctx *c, al_err *err);
+
 /* -------------------------------------------------------------- the loop */
 
 struct la_ctx;
@@ -241,6 +252,12 @@ void la_sink_finish(struct la_ctx *c);
 int la_lock_build(struct la_ctx *c, al_err *err);
 /* Cheap check that the launcher's own audit file can be written. */
 int la_sink_check_file(const char *path, al_err *err);
+/* agent_start / agent_exit records (lock.c); la_layers_json: a new object
+ * describing the isolation layers of this launch. */
+typedef struct json_t json_t;
+json_t *la_layers_json(const struct la_ctx *c);
+void la_record_start(struct la_ctx *c);
+void la_record_exit(struct la_ctx *c, const char *reason);
 /* Start answering the seccomp listener (c->listener): the agent's first
  * exec is held until then. */
 int la_lock_arm(struct la_ctx *c, al_err *err);
@@ -311,6 +328,7 @@ struct la_ctx {
 	unsigned relay_fds_wanted, relay_fds_got;
 	int pending_signal;
 	int64_t agent_start_us;
+	pid_t agent_pid; /* the agent, in our pid namespace (SCM_CREDENTIALS) */
 	unsigned long long violations;
 	struct al_notify_state nstate;
 	char layers[512];

@@ -28,12 +28,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "launch.h"
 #include "shared/audit.h"
 #include "shared/cleanup.h"
+#include "shared/landlock.h"
 #include "shared/notify.h"
 #include "shared/util.h"
 
@@ -310,6 +312,84 @@ void la_sink_finish(struct la_ctx *c)
 	free(s->q);
 	s->q = NULL;
 	s->qlen = s->qcap = 0;
+}
+
+/* ----------------------------------------------- agent_start / agent_exit */
+
+json_t *la_layers_json(const struct la_ctx *c)
+{
+	json_t *l = json_object();
+	static const char *const nets[] = {"isolated", "rootless", "host"};
+
+	json_object_set_new(l, "net", json_string(nets[c->cfg->net]));
+	if (c->cfg->net == LA_NET_ISOLATED) {
+		char veth[128];
+		snprintf(veth, sizeof(veth), "%s/%s %s/%u", c->net.hub_if, c->net.agent_if,
+			 c->net.hub_addr, c->net.prefix);
+		json_object_set_new(l, "veth", json_string(veth));
+	}
+	json_t *relays = json_array();
+	for (size_t i = 0; i < c->relays.n; i++) {
+		char r[PATH_MAX + 128];
+		snprintf(r, sizeof(r), "%s -> %s", c->relays.ls[i].inside,
+			 c->relays.ls[i].target.shown);
+		json_array_append_new(relays, json_string(r));
+	}
+	json_object_set_new(l, "relays", relays);
+	json_object_set_new(l, "namespaces", json_pack("[s,s,s]", "mount", "pid", "ipc"));
+	if (c->cfg->net != LA_NET_HOST)
+		json_array_append_new(json_object_get(l, "namespaces"), json_string("net"));
+	if (!c->is_root)
+		json_array_append_new(json_object_get(l, "namespaces"), json_string("user"));
+	json_object_set_new(l, "landlock_abi", json_integer(al_landlock_abi()));
+	json_object_set_new(l, "seccomp", json_string("agent-lock"));
+	json_object_set_new(l, "seccomp_denied", json_integer(c->lock_denied));
+	json_object_set_new(l, "exec_lock", json_true());
+	json_object_set_new(l, "no_new_privs", json_true());
+	json_object_set_new(l, "capabilities", json_string("none"));
+	json_object_set_new(l, "uid", json_integer(c->uid));
+	json_object_set_new(l, "gid", json_integer(c->gid));
+	json_object_set_new(l, "workdir", json_string(c->workdir));
+	return l;
+}
+
+static json_t *argv_json(char **argv)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; argv[i] && i < 64; i++)
+		json_array_append_new(a, json_stringn(argv[i], strnlen(argv[i], 1024)));
+	return a;
+}
+
+void la_record_start(struct la_ctx *c)
+{
+	json_t *rec = json_pack("{s:s,s:o,s:s,s:i,s:i,s:o}", "event", "agent_start", "argv",
+				argv_json(c->cfg->agent_argv), "path", c->agent_path, "pid",
+				(int)c->agent_pid, "launcher_pid", (int)getpid(), "layers",
+				la_layers_json(c));
+	if (rec == NULL)
+		return;
+	if (c->cfg->skip_gateway)
+		json_object_set_new(rec, "gateway", json_string(c->cfg->skip_gateway));
+	if (c->cfg->net == LA_NET_HOST)
+		json_object_set_new(rec, "warning",
+				    json_string("--net host: the agent has no network isolation"));
+	la_sink_event(c, rec);
+}
+
+void la_record_exit(struct la_ctx *c, const char *reason)
+{
+	json_t *rec =
+	    json_pack("{s:s,s:i,s:I,s:I,s:s}", "event", "agent_exit", "exit_code", c->exit_code,
+		      "duration_ms", (json_int_t)((al_now_us() - c->agent_start_us) / 1000),
+		      "violations", (json_int_t)c->violations, "reason", reason);
+	if (rec == NULL)
+		return;
+	if (c->got_status && WIFSIGNALED(c->agent_status))
+		json_object_set_new(rec, "signal", json_integer(WTERMSIG(c->agent_status)));
+	else
+		json_object_set_new(rec, "signal", json_null());
+	la_sink_event(c, rec);
 }
 
 /* ------------------------------------------------------ the listener */

@@ -169,8 +169,11 @@ static void on_conn(struct la_ctx *c, struct la_watch *w, uint32_t events)
 	if (k->connecting) {
 		int e = 0;
 		socklen_t el = sizeof(e);
-		if (w != &k->wb)
+		if (w != &k->wb) {
+			if (events & (EPOLLHUP | EPOLLERR))
+				conn_kill(c, k); /* the agent gave up before we got through */
 			return;
+		}
 		if (getsockopt(k->b, SOL_SOCKET, SO_ERROR, &e, &el) < 0 || e != 0) {
 			if (c->verbose)
 				la_verbose(c, "relay %s: cannot reach %s: %s", k->l->inside,

@@ -97,260 +97,6 @@ void la_watch_del(struct la_ctx *c, struct la_watch *w)
 	w->added = false;
 }
 
-/* ---------------------------------------------------------- preparation */
-
-/* The agent on the host: PATH search (a name without '/'), then realpath.
- * 0, or LA_EXIT_NOTFOUND / LA_EXIT_NOEXEC with err. */
-static int resolve_agent(const char *name, char *out, al_err *err)
-{
-	char cand[PATH_MAX];
-	struct stat st;
-	bool seen = false;
-
-	if (name[0] == '\0')
-		return al_err_set(err, ENOENT, "the agent's name is empty"), LA_EXIT_NOTFOUND;
-	if (strchr(name, '/') != NULL) {
-		snprintf(cand, sizeof(cand), "%s", name);
-	} else {
-		const char *path = getenv("PATH");
-		char buf[8192];
-		bool found = false;
-		snprintf(buf, sizeof(buf), "%s",
-			 path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
-		for (char *save = NULL, *d = strtok_r(buf, ":", &save); d && !found;
-		     d = strtok_r(NULL, ":", &save)) {
-			if (snprintf(cand, sizeof(cand), "%s/%s", *d ? d : ".", name) >=
-			    (int)sizeof(cand))
-				continue;
-			if (stat(cand, &st) == 0 && S_ISREG(st.st_mode)) {
-				seen = true;
-				if (access(cand, X_OK) == 0)
-					found = true;
-			}
-		}
-		if (!found) {
-			if (seen)
-				return al_err_set(
-					   err, EACCES,
-					   "%s: found on PATH but not executable: chmod +x it",
-					   name),
-				       LA_EXIT_NOEXEC;
-			return al_err_set(err, ENOENT,
-					  "%s: not found on PATH (%s): give its path or fix PATH",
-					  name, path ? path : "unset"),
-			       LA_EXIT_NOTFOUND;
-		}
-	}
-	if (realpath(cand, out) == NULL)
-		return al_err_set(err, errno, "%s: not found: give an existing path", name),
-		       LA_EXIT_NOTFOUND;
-	if (stat(out, &st) < 0)
-		return al_err_set(err, errno, "%s", out), LA_EXIT_NOTFOUND;
-	if (!S_ISREG(st.st_mode) || access(out, X_OK) < 0)
-		return al_err_set(err, EACCES, "%s: not an executable file: chmod +x it", out),
-		       LA_EXIT_NOEXEC;
-	return 0;
-}
-
-static int parse_id(const char *s, bool group, unsigned *out)
-{
-	int64_t v;
-
-	if (al_parse_i64(s, 0, 0xfffffffe, &v)) {
-		*out = (unsigned)v;
-		return 0;
-	}
-	if (group) {
-		struct group *gr = getgrnam(s);
-		if (gr == NULL)
-			return -1;
-		*out = gr->gr_gid;
-		return 0;
-	}
-	struct passwd *pw = getpwnam(s);
-	if (pw == NULL)
-		return -1;
-	*out = pw->pw_uid;
-	return 0;
-}
-
-static int resolve_user(struct la_ctx *c, al_err *err)
-{
-	const char *spec = c->cfg->user;
-	char ubuf[256];
-	const char *gpart = NULL;
-	unsigned uid, gid;
-	bool have_gid = false;
-	char env_spec[64];
-
-	if (spec == NULL && !c->is_root) {
-		c->uid = getuid();
-		c->gid = getgid();
-		goto home;
-	}
-	if (spec == NULL) {
-		const char *su = getenv("SUDO_UID"), *sg = getenv("SUDO_GID");
-		if (su && *su) {
-			snprintf(env_spec, sizeof(env_spec), "%s%s%s", su, sg && *sg ? ":" : "",
-				 sg && *sg ? sg : "");
-			spec = env_spec;
-		} else {
-			spec = "65534:65534";
-		}
-	}
-	snprintf(ubuf, sizeof(ubuf), "%s", spec);
-	char *colon = strchr(ubuf, ':');
-	if (colon) {
-		*colon = '\0';
-		gpart = colon + 1;
-	}
-	if (parse_id(ubuf, false, &uid) < 0)
-		return al_err_set(err, ENOENT,
-				  "--user %s: no such user (give NAME, UID or UID:GID)", spec);
-	if (gpart && *gpart) {
-		if (parse_id(gpart, true, &gid) < 0)
-			return al_err_set(err, ENOENT, "--user %s: no such group", spec);
-		have_gid = true;
-	}
-	if (!have_gid) {
-		struct passwd *pw = getpwuid(uid);
-		gid = pw ? pw->pw_gid : uid;
-	}
-	c->uid = uid;
-	c->gid = gid;
-	if (!c->is_root && (c->uid != getuid() || c->gid != getgid()))
-		return al_err_set(err, EPERM,
-				  "--user %s: without root the agent runs as you (%u:%u): drop "
-				  "--user or run as root",
-				  spec, (unsigned)getuid(), (unsigned)getgid());
-home:;
-	struct passwd *pw = getpwuid(c->uid);
-	if (pw && pw->pw_dir && pw->pw_dir[0] == '/')
-		snprintf(c->home, sizeof(c->home), "%s", pw->pw_dir);
-	return 0;
-}
-
-static int prepare_workdir(struct la_ctx *c, struct stat *st, al_err *err)
-{
-	char want[PATH_MAX];
-
-	if (c->cfg->workdir) {
-		if (c->cfg->workdir[0] == '/') {
-			snprintf(want, sizeof(want), "%s", c->cfg->workdir);
-		} else {
-			char cwd[PATH_MAX];
-			if (getcwd(cwd, sizeof(cwd)) == NULL)
-				return al_err_set(err, errno, "getcwd");
-			snprintf(want, sizeof(want), "%s/%s", cwd, c->cfg->workdir);
-		}
-	} else if (getcwd(want, sizeof(want)) == NULL) {
-		return al_err_set(err, errno, "the current directory (give --workdir DIR)");
-	}
-	if (lstat(want, st) < 0) {
-		if (errno != ENOENT)
-			return al_err_set(err, errno, "--workdir %s", want);
-		/* Missing: create it 0700 for the agent's user. */
-		char parent[PATH_MAX];
-		snprintf(parent, sizeof(parent), "%s", want);
-		char *slash = strrchr(parent, '/');
-		if (slash && slash != parent) {
-			*slash = '\0';
-			if (al_mkdir_p(parent, 0755, err) < 0)
-				return al_err_wrap(err, "--workdir %s", want);
-		}
-		if (mkdir(want, 0700) < 0)
-			return al_err_set(err, errno, "create --workdir %s", want);
-		if (chown(want, c->uid, c->gid) < 0 && c->is_root)
-			return al_err_set(err, errno, "chown --workdir %s", want);
-		la_verbose(c, "workdir: created %s (0700, owner %u:%u)", want, (unsigned)c->uid,
-			   (unsigned)c->gid);
-	}
-	if (realpath(want, c->workdir) == NULL)
-		return al_err_set(err, errno, "--workdir %s", want);
-	if (stat(c->workdir, st) < 0)
-		return al_err_set(err, errno, "--workdir %s", c->workdir);
-	if (!S_ISDIR(st->st_mode))
-		return al_err_set(err, ENOTDIR, "--workdir %s is not a directory", c->workdir);
-	if (strcmp(c->workdir, "/") == 0)
-		return al_err_set(err, EINVAL,
-				  "--workdir /: the agent's writable directory cannot be the root "
-				  "(cd somewhere else or give --workdir DIR)");
-	return 0;
-}
-
-static char **build_env(const struct la_ctx *c, const char *svc_inside[])
-{
-	size_t n = 0, k = 0;
-
-	for (char **e = environ; e && *e; e++)
-		n++;
-	char **env = calloc(n + c->cfg->n_services + 4, sizeof(char *));
-	if (env == NULL)
-		al_bail(LA_EXIT_ERROR, LA_PROG, "out of memory");
-	for (char **e = environ; e && *e; e++) {
-		if (strncmp(*e, "AGENTGW_URL=", 12) == 0 ||
-		    strncmp(*e, "AGENTGW_TOKEN=", 14) == 0 ||
-		    strncmp(*e, "AGENTLAUNCH_SERVICE_", 20) == 0)
-			continue;
-		env[k++] = *e;
-	}
-	if (asprintf(&env[k++], "AGENTGW_URL=%s", c->gw_url) < 0)
-		al_bail(LA_EXIT_ERROR, LA_PROG, "out of memory");
-	if (c->have_token && asprintf(&env[k++], "AGENTGW_TOKEN=%s", c->token) < 0)
-		al_bail(LA_EXIT_ERROR, LA_PROG, "out of memory");
-	for (size_t i = 0; i < c->cfg->n_services; i++)
-		if (asprintf(&env[k++], "AGENTLAUNCH_SERVICE_%u=%s",
-			     (unsigned)c->cfg->services[i].port, svc_inside[i]) < 0)
-			al_bail(LA_EXIT_ERROR, LA_PROG, "out of memory");
-	env[k] = NULL;
-	return env;
-}
-
-static int read_token_file(struct la_ctx *c, al_err *err)
-{
-	cleanup_free char *buf = NULL;
-	size_t len = 0;
-
-	if (al_read_file(c->cfg->token_file, 8192, &buf, &len, err) < 0)
-		return al_err_wrap(err, "--token-file");
-	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
-		buf[--len] = '\0';
-	if (len == 0 || len >= sizeof(c->token))
-		return al_err_set(err, EINVAL,
-				  "--token-file %s: want one token of 1..64 characters",
-				  c->cfg->token_file);
-	for (size_t i = 0; i < len; i++)
-		if (buf[i] <= ' ' || buf[i] > '~')
-			return al_err_set(err, EINVAL,
-					  "--token-file %s: the token has bad characters",
-					  c->cfg->token_file);
-	memcpy(c->token, buf, len + 1);
-	c->have_token = true;
-	return 0;
-}
-
-static int find_policy(struct la_ctx *c, al_err *err)
-{
-	char cand[PATH_MAX];
-
-	if (c->cfg->policy) {
-		if (realpath(c->cfg->policy, c->policy) == NULL)
-			return al_err_set(err, errno, "--policy %s", c->cfg->policy);
-		return 0;
-	}
-	if (access("/etc/agentlaunch/default.json", R_OK) == 0) {
-		snprintf(c->policy, sizeof(c->policy), "/etc/agentlaunch/default.json");
-		return 0;
-	}
-	/* an uninstalled build: build/bin/../../policy/default.json */
-	snprintf(cand, sizeof(cand), "%s/../../policy/default.json", c->exe_dir);
-	if (realpath(cand, c->policy) != NULL)
-		return 0;
-	return al_err_set(err, ENOENT,
-			  "no policy: /etc/agentlaunch/default.json is missing (make install) — "
-			  "give --policy FILE");
-}
-
 /* --------------------------------------------------------- the children */
 
 static void on_rep(struct la_ctx *c, struct la_watch *w, uint32_t events)
@@ -464,7 +210,6 @@ static int recv_fd_cred(int sock, int *fd, pid_t *pid)
 	return 1;
 }
 
-static pid_t agent_host_pid;
 static const struct la_relay_target *rootless_targets[LA_MAX_SERVICES + 1];
 static char rootless_inside[LA_MAX_SERVICES + 1][80];
 
@@ -498,7 +243,7 @@ static void on_ctl(struct la_ctx *c, struct la_watch *w, uint32_t events)
 			continue;
 		}
 		c->listener = fd;
-		agent_host_pid = pid;
+		c->agent_pid = pid;
 		/* armed from the loop once the gateway and the network are ready */
 	}
 }
@@ -615,84 +360,6 @@ static int spawn_init(struct la_ctx *c, struct la_child *ch, al_err *err)
 	return 0;
 }
 
-/* ------------------------------------------------------------ the events */
-
-static json_t *layers_json(const struct la_ctx *c)
-{
-	json_t *l = json_object();
-	static const char *const nets[] = {"isolated", "rootless", "host"};
-
-	json_object_set_new(l, "net", json_string(nets[c->cfg->net]));
-	if (c->cfg->net == LA_NET_ISOLATED) {
-		char veth[128];
-		snprintf(veth, sizeof(veth), "%s/%s %s/%u", c->net.hub_if, c->net.agent_if,
-			 c->net.hub_addr, c->net.prefix);
-		json_object_set_new(l, "veth", json_string(veth));
-	}
-	json_t *relays = json_array();
-	for (size_t i = 0; i < c->relays.n; i++) {
-		char r[PATH_MAX + 128];
-		snprintf(r, sizeof(r), "%s -> %s", c->relays.ls[i].inside,
-			 c->relays.ls[i].target.shown);
-		json_array_append_new(relays, json_string(r));
-	}
-	json_object_set_new(l, "relays", relays);
-	json_object_set_new(l, "namespaces", json_pack("[s,s,s]", "mount", "pid", "ipc"));
-	if (c->cfg->net != LA_NET_HOST)
-		json_array_append_new(json_object_get(l, "namespaces"), json_string("net"));
-	if (!c->is_root)
-		json_array_append_new(json_object_get(l, "namespaces"), json_string("user"));
-	json_object_set_new(l, "landlock_abi", json_integer(al_landlock_abi()));
-	json_object_set_new(l, "seccomp", json_string("agent-lock"));
-	json_object_set_new(l, "seccomp_denied", json_integer(c->lock_denied));
-	json_object_set_new(l, "exec_lock", json_true());
-	json_object_set_new(l, "no_new_privs", json_true());
-	json_object_set_new(l, "capabilities", json_string("none"));
-	json_object_set_new(l, "uid", json_integer(c->uid));
-	json_object_set_new(l, "gid", json_integer(c->gid));
-	json_object_set_new(l, "workdir", json_string(c->workdir));
-	return l;
-}
-
-static json_t *argv_json(char **argv)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; argv[i] && i < 64; i++)
-		json_array_append_new(a, json_stringn(argv[i], strnlen(argv[i], 1024)));
-	return a;
-}
-
-static void record_start(struct la_ctx *c)
-{
-	json_t *rec =
-	    json_pack("{s:s,s:o,s:s,s:i,s:i,s:o}", "event", "agent_start", "argv",
-		      argv_json(c->cfg->agent_argv), "path", c->agent_path, "pid",
-		      (int)agent_host_pid, "launcher_pid", (int)getpid(), "layers", layers_json(c));
-	if (rec == NULL)
-		return;
-	if (c->cfg->skip_gateway)
-		json_object_set_new(rec, "gateway", json_string(c->cfg->skip_gateway));
-	if (c->cfg->net == LA_NET_HOST)
-		json_object_set_new(rec, "warning",
-				    json_string("--net host: the agent has no network isolation"));
-	la_sink_event(c, rec);
-}
-
-static void record_exit(struct la_ctx *c, const char *reason)
-{
-	json_t *rec =
-	    json_pack("{s:s,s:i,s:I,s:I,s:s}", "event", "agent_exit", "exit_code", c->exit_code,
-		      "duration_ms", (json_int_t)((al_now_us() - c->agent_start_us) / 1000),
-		      "violations", (json_int_t)c->violations, "reason", reason);
-	if (rec == NULL)
-		return;
-	if (c->got_status && WIFSIGNALED(c->agent_status))
-		json_object_set_new(rec, "signal", json_integer(WTERMSIG(c->agent_status)));
-	else
-		json_object_set_new(rec, "signal", json_null());
-	la_sink_event(c, rec);
-}
-
 /* ------------------------------------------------------------- the run */
 
 static void kill_agent(struct la_ctx *c)
@@ -729,16 +396,16 @@ static int loop(struct la_ctx *c)
 			la_verbose(c,
 				   "agent: %s exec'd as pid %d (the last exec: every later execve/"
 				   "execveat fails with EPERM), %.1f ms after start",
-				   c->agent_path, (int)agent_host_pid,
+				   c->agent_path, (int)c->agent_pid,
 				   (double)(c->agent_start_us - c->t0_us) / 1000.0);
 			if (c->verbose) {
-				json_t *l = layers_json(c);
+				json_t *l = la_layers_json(c);
 				char *txt = json_dumps(l, JSON_COMPACT);
 				la_verbose(c, "security status: %s", txt ? txt : "?");
 				free(txt);
 				json_decref(l);
 			}
-			record_start(c);
+			la_record_start(c);
 		}
 		if ((c->gw.pid <= 0 || c->gw.ready) && c->net_ready && !c->listener_armed &&
 		    c->listener >= 0 && la_lock_arm(c, &err) < 0) {
@@ -814,7 +481,7 @@ static int setup(struct la_ctx *c, al_err *err, int *code)
 		    err, EPERM,
 		    "--net isolated needs root (network namespace + veth): run it with "
 		    "sudo, or use --net rootless");
-	int r = resolve_agent(cfg->agent_argv[0], c->agent_path, err);
+	int r = la_resolve_agent(cfg->agent_argv[0], c->agent_path, err);
 	if (r != 0) {
 		*code = r;
 		return -1;
@@ -831,7 +498,7 @@ static int setup(struct la_ctx *c, al_err *err, int *code)
 				  "identity '%.64s' is not valid: give --identity ID (1-64 of "
 				  "[A-Za-z0-9._-])",
 				  cfg->identity ? cfg->identity : cfg->agent_argv[0]);
-	if (resolve_user(c, err) < 0 || prepare_workdir(c, &wst, err) < 0)
+	if (la_resolve_user(c, err) < 0 || la_prepare_workdir(c, &wst, err) < 0)
 		return -1;
 	if (al_random_hex(c->launch_id, 8, err) < 0)
 		return -1;
@@ -863,7 +530,7 @@ static int setup(struct la_ctx *c, al_err *err, int *code)
 	if (cfg->skip_gateway) {
 		if (la_parse_url(cfg->skip_gateway, &c->upstream, err) < 0)
 			return -1;
-		if (cfg->token_file && read_token_file(c, err) < 0)
+		if (cfg->token_file && la_read_token_file(c, err) < 0)
 			return -1;
 		if (cfg->audit == NULL)
 			return al_err_set(err, EINVAL,
@@ -879,7 +546,7 @@ static int setup(struct la_ctx *c, al_err *err, int *code)
 			al_sha256_hex(raw, len, c->gw.policy_sha);
 		}
 	} else {
-		if (find_policy(c, err) < 0 || la_gw_start(c, err) < 0)
+		if (la_find_policy(c, err) < 0 || la_gw_start(c, err) < 0)
 			return -1;
 	}
 	la_sink_init(c);
@@ -948,7 +615,7 @@ static int setup(struct la_ctx *c, al_err *err, int *code)
 	ch = (struct la_child){
 	    .agent_path = c->agent_path,
 	    .argv = cfg->agent_argv,
-	    .envp = build_env(c, svc_inside),
+	    .envp = la_build_env(c, svc_inside),
 	    .uid = c->uid,
 	    .gid = c->gid,
 	    .workdir = c->workdir,
@@ -1058,7 +725,7 @@ int la_run(const struct la_config *cfg)
 		c->exit_code = exit_status_of(c->agent_status);
 	}
 	if (c->exec_reported) {
-		record_exit(c, reason);
+		la_record_exit(c, reason);
 		la_verbose(c, "agent exited: status %d, %llu exec/fork attempts denied",
 			   c->exit_code, c->violations);
 	}

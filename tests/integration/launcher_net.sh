@@ -43,7 +43,8 @@ if printf '%s' "$OUT" | grep -q '^OK HTTP 403 .*identity_mismatch'; then pass "t
 
 # --- the topology, seen from outside while an agent runs ---------------------------------
 la -- "$H" sleep 20 </dev/null >/dev/null 2>&1 &
-BGPIDS+=($!)
+TOPO=$!
+BGPIDS+=("$TOPO")
 for i in $(seq 100); do APID=$(pgrep -f "^$H sleep 20" | head -1); [ -n "$APID" ] && break; sleep 0.05; done
 if [ -n "$APID" ]; then
 	inside=$(nsenter -t "$APID" -n ip -o addr show 2>&1)
@@ -61,7 +62,7 @@ if [ -n "$APID" ]; then
 else
 	fail "topology" "agent did not start"
 fi
-wait
+wait "$TOPO"
 
 # --- allowed and other loopback services ----------------------------------------------
 run_la --allow-service "127.0.0.1:$SVCP" -- env "AGENTLAUNCH_SERVICE_$SVCP"
