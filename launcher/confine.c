@@ -109,30 +109,6 @@ static int bind_at(const char *src, const char *dst, unsigned long flags, al_err
 	return 0;
 }
 
-/* mkdir -p of path (inside a fresh tmpfs), the last component a directory
- * or an empty file. */
-static int make_stub(const char *path, bool dir, al_err *err)
-{
-	char p[PATH_MAX];
-
-	snprintf(p, sizeof(p), "%s", path);
-	char *slash = strrchr(p, '/');
-	if (slash && slash != p) {
-		*slash = '\0';
-		if (al_mkdir_p(p, 0755, err) < 0)
-			return -1;
-	}
-	if (dir) {
-		if (mkdir(path, 0755) < 0 && errno != EEXIST)
-			return al_err_set(err, errno, "mkdir %s", path);
-		return 0;
-	}
-	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0)
-		return al_err_set(err, errno, "create %s", path);
-	close(fd);
-	return 0;
-}
 
 struct keep {
 	const char *path; /* absolute, as on the host */
@@ -172,7 +148,7 @@ static int overlay(const char *dir, bool ro, const char *opts, struct keep *keep
 	for (size_t i = 0; i < nk; i++) {
 		if (keeps[i].done || !under(keeps[i].path, dir))
 			continue;
-		if (make_stub(keeps[i].path, keeps[i].dir, err) < 0 ||
+		if (al_make_mountpoint(keeps[i].path, keeps[i].dir, err) < 0 ||
 		    bind_keep(&keeps[i], err) < 0)
 			return -1;
 	}

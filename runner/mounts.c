@@ -33,31 +33,6 @@ static int joinpath3(char *out, size_t n, const char *a, const char *b, const ch
 	return (r < 0 || (size_t)r >= n) ? -1 : 0;
 }
 
-/* Create path (relative to the new root, already prefixed) as a directory
- * or an empty file, creating parents. */
-static int make_target(const char *path, bool dir, al_err *err)
-{
-	char parent[PATH_MAX];
-
-	snprintf(parent, sizeof(parent), "%s", path);
-	char *slash = strrchr(parent, '/');
-	if (slash && slash != parent) {
-		*slash = '\0';
-		if (al_mkdir_p(parent, 0755, err) < 0)
-			return -1;
-	}
-	if (dir) {
-		if (mkdir(path, 0755) < 0 && errno != EEXIST)
-			return al_err_set(err, errno, "mkdir %s", path);
-		return 0;
-	}
-	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0 && errno != EEXIST)
-		return al_err_set(err, errno, "create %s", path);
-	if (fd >= 0)
-		close(fd);
-	return 0;
-}
 
 static int bind(const char *src, const char *dst, unsigned long flags, al_err *err)
 {
@@ -88,14 +63,14 @@ static int bind_host_path(const char *root, const char *p, unsigned long flags, 
 		if (n < 0)
 			return al_err_set(err, errno, "readlink %s", p);
 		target[n] = '\0';
-		if (make_target(dst, true, err) < 0)
+		if (al_make_mountpoint(dst, true, err) < 0)
 			return -1;
 		rmdir(dst);
 		if (symlink(target, dst) < 0 && errno != EEXIST)
 			return al_err_set(err, errno, "symlink %s", dst);
 		return 0;
 	}
-	if (make_target(dst, S_ISDIR(st.st_mode), err) < 0)
+	if (al_make_mountpoint(dst, S_ISDIR(st.st_mode), err) < 0)
 		return -1;
 	return bind(p, dst, flags, err);
 }
@@ -119,7 +94,7 @@ static int setup_proc(const char *root, al_err *err)
 	char dst[PATH_MAX], p[PATH_MAX];
 
 	joinpath(dst, sizeof(dst), root, "/proc");
-	if (make_target(dst, true, err) < 0)
+	if (al_make_mountpoint(dst, true, err) < 0)
 		return -1;
 	if (mount("proc", dst, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		return al_err_set(err, errno, "mount proc on %s", dst);
@@ -153,14 +128,14 @@ static int setup_dev(const char *root, al_err *err)
 	char dst[PATH_MAX], p[PATH_MAX], src[64];
 
 	joinpath(dst, sizeof(dst), root, "/dev");
-	if (make_target(dst, true, err) < 0)
+	if (al_make_mountpoint(dst, true, err) < 0)
 		return -1;
 	if (mount_tmpfs(dst, 1, "0755", MS_NOSUID | MS_NOEXEC, err) < 0)
 		return -1;
 	for (size_t i = 0; nodes[i]; i++) {
 		joinpath3(p, sizeof(p), dst, "/", nodes[i]);
 		snprintf(src, sizeof(src), "/dev/%s", nodes[i]);
-		if (make_target(p, false, err) < 0 || bind(src, p, MS_NOSUID | MS_NOEXEC, err) < 0)
+		if (al_make_mountpoint(p, false, err) < 0 || bind(src, p, MS_NOSUID | MS_NOEXEC, err) < 0)
 			return -1;
 	}
 	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
@@ -211,7 +186,7 @@ int al_mounts_setup(const struct al_child_ctx *c, al_err *err)
 	for (size_t i = 0; i < pr->fs.tmpfs.n; i++) {
 		if (joinpath(dst, sizeof(dst), root, pr->fs.tmpfs.v[i]) < 0)
 			return al_err_set(err, ENAMETOOLONG, "%s", pr->fs.tmpfs.v[i]);
-		if (make_target(dst, true, err) < 0 ||
+		if (al_make_mountpoint(dst, true, err) < 0 ||
 		    mount_tmpfs(dst, c->spec->limits.tmpfs_size_mb, "1777",
 				MS_NOSUID | MS_NODEV | MS_NOEXEC, err) < 0)
 			return -1;
@@ -231,7 +206,7 @@ int al_mounts_setup(const struct al_child_ctx *c, al_err *err)
 	if (joinpath(dst, sizeof(dst), root, pr->fs.cwd) < 0)
 		return al_err_set(err, ENAMETOOLONG, "%s", pr->fs.cwd);
 	snprintf(src, sizeof(src), "/proc/self/fd/%d", ws);
-	int r = make_target(dst, true, err);
+	int r = al_make_mountpoint(dst, true, err);
 	if (r == 0)
 		r = bind(src, dst, MS_NOSUID | MS_NODEV | MS_NOEXEC, err);
 	close(ws);

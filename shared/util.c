@@ -138,6 +138,31 @@ int al_mkdir_p(const char *path, mode_t mode, al_err *err)
 	return 0;
 }
 
+int al_make_mountpoint(const char *path, bool dir, al_err *err)
+{
+	char parent[PATH_MAX];
+
+	if (snprintf(parent, sizeof(parent), "%s", path) >= (int)sizeof(parent))
+		return al_err_set(err, ENAMETOOLONG, "%s", path);
+	char *slash = strrchr(parent, '/');
+	if (slash && slash != parent) {
+		*slash = '\0';
+		if (al_mkdir_p(parent, 0755, err) < 0)
+			return -1;
+	}
+	if (dir) {
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			return al_err_set(err, errno, "mkdir %s", path);
+		return 0;
+	}
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0 && errno != EEXIST)
+		return al_err_set(err, errno, "create %s", path);
+	if (fd >= 0)
+		close(fd);
+	return 0;
+}
+
 bool al_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
 {
 	char *end = NULL;

@@ -41,6 +41,10 @@ int al_random_hex(char *out, size_t nbytes, al_err *err);
 /* mkdir -p with mode for created components. */
 int al_mkdir_p(const char *path, mode_t mode, al_err *err);
 
+/* Create path as a mount point: parents 0755 as needed, the last component
+ * a directory (dir) or an empty regular file (not following a symlink). */
+int al_make_mountpoint(const char *path, bool dir, al_err *err);
+
 /* Parse a decimal integer in [min,max]; false on junk or overflow. */
 bool al_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
 
