@@ -119,7 +119,7 @@ gateway)
 	if [ -f /etc/agentlaunch/tokens.json ]; then
 		set -- --tokens /etc/agentlaunch/tokens.json "$@"
 	elif [ -n "${AGENTGW_TOKEN:-}" ]; then
-		mkdir -p -m 0755 /run/agentlaunch
+		mkdir -p /run/agentlaunch
 		sum=$(printf '%s' "$AGENTGW_TOKEN" | sha256sum | cut -d' ' -f1)
 		id=${AGENTGW_IDENTITY:-agent}
 		(umask 077 && printf '{"tokens": [{"identity": "%s", "sha256": "%s"}]}\n' "$id" "$sum" \

@@ -101,6 +101,7 @@ static void send_reply(struct gw_front *f, struct evhttp_request *req, int statu
 
 	f->replies_in_flight++;
 	evhttp_request_set_on_complete_cb(req, on_complete, f);
+	gw_conn_reply_start(&f->conns, req, b ? evbuffer_get_length(b) : 0);
 	evhttp_send_reply(req, status, phrase(status), b);
 	if (bev)
 		bufferevent_flush(bev, EV_WRITE, BEV_NORMAL);
@@ -393,6 +394,12 @@ static void healthz(struct gw_front *f, struct evhttp_request *req, const char *
 			      (json_int_t)((al_now_ms() - f->sh->start_ms) / 1000), "active_runs",
 			      (json_int_t)f->active, "queued_runs", (json_int_t)f->queued,
 			      "audit_ok", f->audit_ok);
+	/* the events --violation-fd records (agentlaunch sends agent_start and
+	 * agent_exit only to a gateway that lists them) */
+	if (o)
+		json_object_set_new(
+		    o, "launcher_events",
+		    json_pack("[s,s,s]", "sandbox_violation", "agent_start", "agent_exit"));
 	reply(f, req, route, 200, o, 0);
 }
 
@@ -414,6 +421,8 @@ static void metrics(struct gw_front *f, struct evhttp_request *req, const char *
 	gw_metrics_request(f->metrics, route, 200); /* counted before rendering */
 	struct evbuffer *b = evbuffer_new();
 	if (b == NULL) {
+		f->replies_in_flight++;
+		evhttp_request_set_on_complete_cb(req, on_complete, f);
 		evhttp_send_error(req, 500, NULL);
 		return;
 	}

@@ -59,6 +59,7 @@ static int add_token(struct gw_auth *a, const char *identity, const unsigned cha
 	a->v = nv;
 	snprintf(a->v[a->n].identity, sizeof(a->v[a->n].identity), "%s", identity);
 	memcpy(a->v[a->n].hash, hash, 32);
+	a->v[a->n].launcher = false;
 	a->n++;
 	return 0;
 }
@@ -152,8 +153,29 @@ int gw_auth_load_fd(struct gw_auth *a, int fd, al_err *err)
 		*sp = '\0';
 		if (add_token(a, line, hash, where, err) < 0)
 			return -1;
+		a->v[a->n - 1].launcher = true;
 	}
 	return 0;
+}
+
+bool gw_auth_launcher_identity(const struct gw_auth *a, const char *identity, const char **only)
+{
+	bool found = false;
+	size_t n = 0;
+
+	*only = NULL;
+	for (size_t i = 0; i < a->n; i++) {
+		if (!a->v[i].launcher)
+			continue;
+		if (n == 0 || strcmp(*only, a->v[i].identity) != 0)
+			n++;
+		*only = a->v[i].identity;
+		if (identity && strcmp(identity, a->v[i].identity) == 0)
+			found = true;
+	}
+	if (n != 1)
+		*only = NULL;
+	return found;
 }
 
 void gw_auth_free(struct gw_auth *a)

@@ -13,6 +13,7 @@
 struct gw_token {
 	char identity[65];
 	unsigned char hash[32];
+	bool launcher; /* registered by agentlaunch over --token-fd */
 };
 
 struct gw_auth {
@@ -28,6 +29,9 @@ int gw_auth_load_file(struct gw_auth *a, const char *path, al_err *err);
  * blank lines are skipped.  Appends, sets a->enabled, closes fd. */
 int gw_auth_load_fd(struct gw_auth *a, int fd, al_err *err);
 void gw_auth_free(struct gw_auth *a);
+/* Was identity registered over --token-fd (the launcher's agent)?  When
+ * only one was, *only is set to it (else NULL). */
+bool gw_auth_launcher_identity(const struct gw_auth *a, const char *identity, const char **only);
 
 /* The token of an "Authorization: Bearer TOKEN" header value, or NULL
  * (missing, another scheme, bad characters, too long).  Points into hdr. */

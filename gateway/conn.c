@@ -2,6 +2,7 @@
 #include "conn.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,15 +206,58 @@ static void on_under_output(struct evbuffer *buf, const struct evbuffer_cb_info 
 		shut(c);
 }
 
-void gw_conn_reply_done(struct gw_connset *set, struct evhttp_request *req)
+static struct gw_conn *conn_of(struct gw_connset *set, struct evhttp_request *req)
 {
 	struct evhttp_connection *evc = evhttp_request_get_connection(req);
-	struct gw_conn *c = evc ? map_get(set, evhttp_connection_get_bufferevent(evc)) : NULL;
+	return evc ? map_get(set, evhttp_connection_get_bufferevent(evc)) : NULL;
+}
+
+void gw_conn_reply_start(struct gw_connset *set, struct evhttp_request *req, size_t body_len)
+{
+	struct gw_conn *c = conn_of(set, req);
+
+	if (c == NULL || !((c->close_after && c->replies + 1 >= c->close_after) || set->draining))
+		return;
+	/* The guard's keep-alive would be echoed to an HTTP/1.0 client:
+	 * taken out until gw_conn_reply_done. */
+	evhttp_remove_header(evhttp_request_get_input_headers(req), "Connection");
+	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+	evhttp_remove_header(out, "Connection");
+	evhttp_add_header(out, "Connection", "close");
+	/* evhttp leaves it out for HTTP/1.0 without keep-alive; clients that
+	 * read to Content-Length instead of EOF get it anyway */
+	if (evhttp_find_header(out, "Content-Length") == NULL) {
+		char n[32];
+		snprintf(n, sizeof(n), "%zu", body_len);
+		evhttp_add_header(out, "Content-Length", n);
+	}
+}
+
+static bool says_close(const char *v)
+{
+	for (; v && *v; v++)
+		if (strncasecmp(v, "close", 5) == 0)
+			return true;
+	return false;
+}
+
+void gw_conn_reply_done(struct gw_connset *set, struct evhttp_request *req)
+{
+	struct gw_conn *c = conn_of(set, req);
 
 	if (c == NULL)
 		return;
 	c->replies++;
-	if (!((c->close_after && c->replies >= c->close_after) || set->draining))
+	/* The reply's head is out.  evhttp decides next whether to free the
+	 * connection (which would drop a reply still in the lower
+	 * bufferevent): it must see keep-alive; the guard closes. */
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req),
+			 *out = evhttp_request_get_output_headers(req);
+	bool asked = says_close(evhttp_find_header(out, "Connection"));
+	evhttp_remove_header(out, "Connection");
+	evhttp_remove_header(in, "Connection");
+	evhttp_add_header(in, "Connection", "keep-alive");
+	if (!(asked || (c->close_after && c->replies >= c->close_after) || set->draining))
 		return;
 	c->closing = true;
 	if (evbuffer_get_length(bufferevent_get_output(c->under)) == 0 &&

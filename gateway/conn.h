@@ -23,7 +23,10 @@
  *     heads (HTTP/1.0 heads get "Connection: keep-alive"), the intent is
  *     remembered, and after that request's reply (gw_conn_reply_done) has
  *     left the lower bufferevent the socket is shut down; evhttp then sees
- *     EOF and frees the connection.
+ *     EOF and frees the connection.  The reply itself says
+ *     "Connection: close" (gw_conn_reply_start: the header is set for the
+ *     reply's head and taken out again, with the request's keep-alive put
+ *     back, before evhttp decides whether to close).
  * Chunked request bodies are passed through unframed (evhttp enforces the
  * body limit on them); the connection is not reframed afterwards. */
 #ifndef GW_CONN_H
@@ -59,9 +62,15 @@ struct gw_connset {
  * connection is refused instead. */
 struct bufferevent *gw_conn_new_bev(struct gw_connset *set, SSL_CTX *ssl);
 
+/* Call just before evhttp_send_reply: when the connection closes after
+ * this reply (the client asked for it, HTTP/1.0 without keep-alive, a
+ * rejected request, shutting down) the reply says "Connection: close" (and
+ * its Content-Length, body_len, also to HTTP/1.0). */
+void gw_conn_reply_start(struct gw_connset *set, struct evhttp_request *req, size_t body_len);
 /* Call when the reply to req has been handed to evhttp completely (its
  * on_complete callback): closes the connection if the request asked for
- * it, once the reply has reached the socket. */
+ * it (or the reply says "Connection: close"), once the reply has reached
+ * the socket; evhttp is kept from closing it earlier itself. */
 void gw_conn_reply_done(struct gw_connset *set, struct evhttp_request *req);
 /* Shutdown: idle connections close now, the others after their reply. */
 void gw_connset_drain(struct gw_connset *set);

@@ -53,6 +53,7 @@ struct gw_mon {
 	char *viol_buf;		 /* owned line buffer */
 	size_t viol_len;
 	bool viol_skip;
+	bool viol_eof; /* the launcher closed its end */
 };
 
 /* monitor.c */
@@ -90,6 +91,8 @@ void gw_mon_handle_find(struct gw_mon *m, uint64_t id, const char *run_id, const
 /* monevents.c */
 void gw_monitor_reload(struct gw_mon *m);
 int gw_monitor_violation_fd(struct gw_mon *m, int fd, al_err *err);
+/* Record what is left on --violation-fd, until its end or timeout_ms. */
+void gw_monitor_drain_launcher(struct gw_mon *m, int timeout_ms);
 
 /* monloop.c */
 void gw_monitor_shutdown(struct gw_mon *m, const char *why);

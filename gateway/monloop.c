@@ -22,6 +22,7 @@
 #include "spawn.h"
 
 #define FRONT_EXIT_WAIT_MS 3000
+#define LAUNCHER_DRAIN_MS 1000
 
 static void loop_stop(struct gw_mon *m)
 {
@@ -222,6 +223,9 @@ int gw_monitor_run(struct gw_shared *sh, int ipc_fd, pid_t front_pid)
 
 	event_base_dispatch(base);
 
+	/* the launcher closes its end before it signals: its last events
+	 * (agent_exit) belong before session_end */
+	gw_monitor_drain_launcher(&m, LAUNCHER_DRAIN_MS);
 	gw_monitor_sweep(&m);
 	session_record(&m, "session_end", m.exit_code ? "front end failure" : "signal");
 	for (size_t i = 0; i < sh->nls; i++)

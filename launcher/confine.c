@@ -109,7 +109,6 @@ static int bind_at(const char *src, const char *dst, unsigned long flags, al_err
 	return 0;
 }
 
-
 struct keep {
 	const char *path; /* absolute, as on the host */
 	int fd;		  /* O_PATH, opened in our mount namespace before anything hid it */

@@ -40,9 +40,9 @@
 #include "shared/util.h"
 
 #define HC_RETRY_US 1000
-/* keep-alive (agentgw closes "Connection: close" requests without an
- * answer): the response is complete at Content-Length */
-#define HC_REQUEST "GET /healthz HTTP/1.1\r\nHost: agentgw\r\n\r\n"
+/* One request per connection: agentgw answers it (with Content-Length, where
+ * the answer is complete) and closes. */
+#define HC_REQUEST "GET /healthz HTTP/1.1\r\nHost: agentgw\r\nConnection: close\r\n\r\n"
 
 static void errtail_add(struct la_gw *g, const char *s, size_t n)
 {

@@ -136,12 +136,12 @@ static bool parse_uid(const char *s, uid_t *uid, gid_t *gid)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"policy", required_argument, NULL, 'p'}, {"profile", required_argument, NULL, 'P'},
-		{"identity", required_argument, NULL, 'i'}, {"timeout", required_argument, NULL, 't'},
-		{"json", no_argument, NULL, 'j'},	   {"code", required_argument, NULL, 'c'},
-		{"uid", required_argument, NULL, 'u'},	   {"spec-fd", required_argument, NULL, 'S'},
-		{"verbose", no_argument, NULL, 'v'},	   {"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},	   {NULL, 0, NULL, 0}};
+	    {"policy", required_argument, NULL, 'p'},	{"profile", required_argument, NULL, 'P'},
+	    {"identity", required_argument, NULL, 'i'}, {"timeout", required_argument, NULL, 't'},
+	    {"json", no_argument, NULL, 'j'},		{"code", required_argument, NULL, 'c'},
+	    {"uid", required_argument, NULL, 'u'},	{"spec-fd", required_argument, NULL, 'S'},
+	    {"verbose", no_argument, NULL, 'v'},	{"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},	{NULL, 0, NULL, 0}};
 	const char *policy_path = NULL, *profile = NULL, *identity = "local", *code = NULL;
 	int64_t timeout = AL_LIMIT_UNSET, spec_fd = -1;
 	bool json_out = false, verbose = false;
@@ -153,43 +153,69 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt_long(argc, argv, "+hvV", longopts, NULL)) != -1) {
 		switch (opt) {
-		case 'p': policy_path = optarg; break;
-		case 'P': profile = optarg; break;
-		case 'i': identity = optarg; break;
+		case 'p':
+			policy_path = optarg;
+			break;
+		case 'P':
+			profile = optarg;
+			break;
+		case 'i':
+			identity = optarg;
+			break;
 		case 't':
 			if (!al_parse_i64(optarg, 1, 86400, &timeout))
-				al_bail(EXIT_AGENTRUN, PROG, "--timeout: want seconds between 1 and 86400, got '%s'", optarg);
+				al_bail(EXIT_AGENTRUN, PROG,
+					"--timeout: want seconds between 1 and 86400, got '%s'",
+					optarg);
 			break;
-		case 'j': json_out = true; break;
-		case 'c': code = optarg; break;
+		case 'j':
+			json_out = true;
+			break;
+		case 'c':
+			code = optarg;
+			break;
 		case 'u':
 			if (!parse_uid(optarg, &uid, &gid))
-				al_bail(EXIT_AGENTRUN, PROG, "--uid: want UID[:GID] (not 0), got '%s'", optarg);
+				al_bail(EXIT_AGENTRUN, PROG,
+					"--uid: want UID[:GID] (not 0), got '%s'", optarg);
 			break;
 		case 'S':
 			if (!al_parse_i64(optarg, 0, INT32_MAX, &spec_fd))
-				al_bail(EXIT_AGENTRUN, PROG, "--spec-fd: want a file descriptor number, got '%s'", optarg);
+				al_bail(EXIT_AGENTRUN, PROG,
+					"--spec-fd: want a file descriptor number, got '%s'",
+					optarg);
 			break;
-		case 'v': verbose = true; break;
-		case 'V': printf("agentrun %s\n", AL_VERSION); return 0;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return EXIT_AGENTRUN;
+		case 'v':
+			verbose = true;
+			break;
+		case 'V':
+			printf("agentrun %s\n", AL_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_AGENTRUN;
 		}
 	}
 	if (spec_fd >= 0)
 		return spec_fd_mode((int)spec_fd);
 	if (profile == NULL) {
 		usage(stderr);
-		al_bail(EXIT_AGENTRUN, PROG, "--profile is required (e.g. --profile command_default)");
+		al_bail(EXIT_AGENTRUN, PROG,
+			"--profile is required (e.g. --profile command_default)");
 	}
 	if (code == NULL && optind >= argc) {
 		usage(stderr);
-		al_bail(EXIT_AGENTRUN, PROG, "no program given: agentrun --profile NAME -- PROGRAM [ARGS...]");
+		al_bail(EXIT_AGENTRUN, PROG,
+			"no program given: agentrun --profile NAME -- PROGRAM [ARGS...]");
 	}
 	if (code != NULL && optind < argc)
 		al_bail(EXIT_AGENTRUN, PROG, "give either --code or a program, not both");
 	if (!al_identity_valid(identity))
-		al_bail(EXIT_AGENTRUN, PROG, "--identity '%s': use 1-64 characters of A-Z a-z 0-9 . _ -", identity);
+		al_bail(EXIT_AGENTRUN, PROG,
+			"--identity '%s': use 1-64 characters of A-Z a-z 0-9 . _ -", identity);
 
 	if (policy_path == NULL)
 		policy_path = default_policy(pbuf, sizeof(pbuf));
@@ -207,9 +233,9 @@ int main(int argc, char **argv)
 	char run_id[40] = "r-";
 	if (al_random_hex(run_id + 2, 12, &err) < 0)
 		al_die(EXIT_AGENTRUN, PROG, &err);
-	struct al_limits req = {AL_LIMIT_UNSET, AL_LIMIT_UNSET, AL_LIMIT_UNSET, AL_LIMIT_UNSET,
-				AL_LIMIT_UNSET, AL_LIMIT_UNSET, AL_LIMIT_UNSET, AL_LIMIT_UNSET,
-				AL_LIMIT_UNSET};
+	struct al_limits req = {AL_LIMIT_UNSET, AL_LIMIT_UNSET, AL_LIMIT_UNSET,
+				AL_LIMIT_UNSET, AL_LIMIT_UNSET, AL_LIMIT_UNSET,
+				AL_LIMIT_UNSET, AL_LIMIT_UNSET, AL_LIMIT_UNSET};
 	req.timeout_sec = timeout;
 	struct al_limits eff;
 	al_limits_effective(&pr->limits, &req, &eff);
@@ -219,7 +245,10 @@ int main(int argc, char **argv)
 	size_t code_len = 0;
 	if (code != NULL) {
 		if (pr->language == NULL)
-			al_bail(EXIT_AGENTRUN, PROG, "profile '%s' has no language: --code needs a code profile such as python_sandbox", profile);
+			al_bail(EXIT_AGENTRUN, PROG,
+				"profile '%s' has no language: --code needs a code profile such as "
+				"python_sandbox",
+				profile);
 		if (strcmp(code, "-") == 0) {
 			if (al_read_fd_all(STDIN_FILENO, 1u << 20, &code_buf, &code_len, &err) < 0)
 				al_die(EXIT_AGENTRUN, PROG, &err);
@@ -236,17 +265,21 @@ int main(int argc, char **argv)
 		char cwd[PATH_MAX];
 		if (getcwd(cwd, sizeof(cwd)) == NULL)
 			cwd[0] = '\0';
-		if (al_resolve_executable(argv[optind], pr->path, &pr->fs.read_only, cwd[0] ? cwd : NULL,
-					  resolved, sizeof(resolved), &named, &err) < 0)
-			al_die(err.errnum == ENOENT ? 127 : (err.errnum == EACCES ? 126 : EXIT_AGENTRUN), PROG, &err);
+		if (al_resolve_executable(argv[optind], pr->path, &pr->fs.read_only,
+					  cwd[0] ? cwd : NULL, resolved, sizeof(resolved), &named,
+					  &err) < 0)
+			al_die(err.errnum == ENOENT ? 127
+						    : (err.errnum == EACCES ? 126 : EXIT_AGENTRUN),
+			       PROG, &err);
 		json_array_append_new(argv_j, json_string(resolved));
 		for (int i = optind + 1; i < argc; i++)
 			json_array_append_new(argv_j, json_string(argv[i]));
 	}
-	json_t *sj = json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:i,s:i}", "run_id", run_id, "identity",
-			       identity, "profile_name", pr->name, "profile", al_profile_to_json(pr), "syscall_profile",
-			       al_syscall_profile_to_json(pr->sc), "limits", al_limits_to_json(&eff),
-			       "argv", argv_j, "uid", (json_int_t)uid, "gid", (json_int_t)gid);
+	json_t *sj = json_pack(
+	    "{s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:i,s:i}", "run_id", run_id, "identity", identity,
+	    "profile_name", pr->name, "profile", al_profile_to_json(pr), "syscall_profile",
+	    al_syscall_profile_to_json(pr->sc), "limits", al_limits_to_json(&eff), "argv", argv_j,
+	    "uid", (json_int_t)uid, "gid", (json_int_t)gid);
 	if (sj == NULL)
 		al_bail(EXIT_AGENTRUN, PROG, "cannot build the run spec");
 	if (code_buf)

@@ -33,7 +33,6 @@ static int joinpath3(char *out, size_t n, const char *a, const char *b, const ch
 	return (r < 0 || (size_t)r >= n) ? -1 : 0;
 }
 
-
 static int bind(const char *src, const char *dst, unsigned long flags, al_err *err)
 {
 	if (mount(src, dst, NULL, MS_BIND, NULL) < 0)
@@ -89,8 +88,8 @@ static int mount_tmpfs(const char *dst, int64_t size_mb, const char *mode, unsig
 static int setup_proc(const char *root, al_err *err)
 {
 	static const char *const ro_self[] = {"sys", "sysrq-trigger", "irq", "bus", "fs", NULL};
-	static const char *const masked[] = {"kcore", "kmsg", "timer_list", "sched_debug",
-					     "keys", "latency_stats", NULL};
+	static const char *const masked[] = {"kcore", "kmsg",	       "timer_list", "sched_debug",
+					     "keys",  "latency_stats", NULL};
 	char dst[PATH_MAX], p[PATH_MAX];
 
 	joinpath(dst, sizeof(dst), root, "/proc");
@@ -109,7 +108,8 @@ static int setup_proc(const char *root, al_err *err)
 		if (joinpath3(p, sizeof(p), dst, "/", masked[i]) < 0 || lstat(p, &st) < 0)
 			continue;
 		if (S_ISDIR(st.st_mode)) {
-			if (mount("tmpfs", p, "tmpfs", RO_FLAGS | MS_NOEXEC, "size=4k,mode=0555") < 0)
+			if (mount("tmpfs", p, "tmpfs", RO_FLAGS | MS_NOEXEC, "size=4k,mode=0555") <
+			    0)
 				return al_err_set(err, errno, "mask %s", p);
 		} else if (bind("/dev/null", p, RO_FLAGS | MS_NOEXEC, err) < 0) {
 			return -1;
@@ -135,7 +135,8 @@ static int setup_dev(const char *root, al_err *err)
 	for (size_t i = 0; nodes[i]; i++) {
 		joinpath3(p, sizeof(p), dst, "/", nodes[i]);
 		snprintf(src, sizeof(src), "/dev/%s", nodes[i]);
-		if (al_make_mountpoint(p, false, err) < 0 || bind(src, p, MS_NOSUID | MS_NOEXEC, err) < 0)
+		if (al_make_mountpoint(p, false, err) < 0 ||
+		    bind(src, p, MS_NOSUID | MS_NOEXEC, err) < 0)
 			return -1;
 	}
 	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
@@ -201,7 +202,8 @@ int al_mounts_setup(const struct al_child_ctx *c, al_err *err)
 		return al_err_set(err, errno, "open workspace %s", c->workspace);
 	if (wst.st_dev != c->workspace_dev || wst.st_ino != c->workspace_ino) {
 		close(ws);
-		return al_err_set(err, EPERM, "workspace %s was replaced during setup", c->workspace);
+		return al_err_set(err, EPERM, "workspace %s was replaced during setup",
+				  c->workspace);
 	}
 	if (joinpath(dst, sizeof(dst), root, pr->fs.cwd) < 0)
 		return al_err_set(err, ENAMETOOLONG, "%s", pr->fs.cwd);

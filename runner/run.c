@@ -78,8 +78,8 @@ static int set_nonblock(int fd)
 
 /* Create the workspace 0700 for uid:gid and open it without following a
  * symlink at the last component; parents are root-owned 0755. */
-static int open_workspace(const struct al_run_spec *s, char *path, size_t pathsz,
-			  struct stat *st, al_err *err)
+static int open_workspace(const struct al_run_spec *s, char *path, size_t pathsz, struct stat *st,
+			  al_err *err)
 {
 	if (al_workspace_path(s->profile.fs.workspace, s->identity, path, pathsz, err) < 0)
 		return -1;
@@ -98,12 +98,13 @@ static int open_workspace(const struct al_run_spec *s, char *path, size_t pathsz
 	}
 	int fd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return al_err_set(err, errno, "open workspace %s (it must be a directory, not a symlink)",
-				  path);
+		return al_err_set(
+		    err, errno, "open workspace %s (it must be a directory, not a symlink)", path);
 	if (fstat(fd, st) < 0 || st->st_uid != s->uid) {
 		close(fd);
-		return al_err_set(err, EPERM, "workspace %s is not owned by uid %u: fix or remove it",
-				  path, (unsigned)s->uid);
+		return al_err_set(err, EPERM,
+				  "workspace %s is not owned by uid %u: fix or remove it", path,
+				  (unsigned)s->uid);
 	}
 	close(fd);
 	return 0;
@@ -143,20 +144,20 @@ static char **build_env(const struct al_run_spec *s)
 	"import sys, builtins\n"                                                                   \
 	"v = sys.version_info\n"                                                                   \
 	"sys.path += ['/usr/local/lib/python3.%d/dist-packages' % v.minor,"                        \
-	" '/usr/lib/python3/dist-packages', '/usr/lib/python3.%d/dist-packages' % v.minor]\n"     \
+	" '/usr/lib/python3/dist-packages', '/usr/lib/python3.%d/dist-packages' % v.minor]\n"      \
 	"builtins.exit = builtins.quit = sys.exit\n"                                               \
 	"sys.argv = ['<code>']\n"                                                                  \
 	"with open(3, encoding='utf-8', errors='surrogateescape') as f:\n"                         \
 	"    src = f.read()\n"                                                                     \
 	"g = {'__name__': '__main__', '__builtins__': builtins, '__file__': '<code>'}\n"           \
-	"del v, f\n"                                                                            \
+	"del v, f\n"                                                                               \
 	"try:\n"                                                                                   \
 	"    exec(compile(src, '<code>', 'exec'), g)\n"                                            \
 	"except SystemExit:\n"                                                                     \
 	"    raise\n"                                                                              \
 	"except BaseException as e:\n"                                                             \
 	"    import traceback\n"                                                                   \
-	"    traceback.print_exception(type(e), e, e.__traceback__.tb_next)\n"                      \
+	"    traceback.print_exception(type(e), e, e.__traceback__.tb_next)\n"                     \
 	"    sys.exit(1)\n"
 
 static char **build_argv(const struct al_run_spec *s)
@@ -208,7 +209,8 @@ static int open_pinned(const struct al_profile *pr, al_err *err)
 		return al_err_set(err, errno, "open interpreter %s", pr->interpreter);
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0) {
 		close(fd);
-		return al_err_set(err, EACCES, "interpreter %s is not a regular file", pr->interpreter);
+		return al_err_set(err, EACCES, "interpreter %s is not a regular file",
+				  pr->interpreter);
 	}
 	void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (m == MAP_FAILED) {
@@ -219,10 +221,11 @@ static int open_pinned(const struct al_profile *pr, al_err *err)
 	munmap(m, (size_t)st.st_size);
 	if (strcmp(hex, pr->interpreter_sha256) != 0) {
 		close(fd);
-		return al_err_set(err, EPERM,
-				  "interpreter %s has sha256 %s but profile %s pins %s: refusing to run it "
-				  "(update interpreter_sha256 if the interpreter was upgraded on purpose)",
-				  pr->interpreter, hex, pr->name ? pr->name : "?", pr->interpreter_sha256);
+		return al_err_set(
+		    err, EPERM,
+		    "interpreter %s has sha256 %s but profile %s pins %s: refusing to run it "
+		    "(update interpreter_sha256 if the interpreter was upgraded on purpose)",
+		    pr->interpreter, hex, pr->name ? pr->name : "?", pr->interpreter_sha256);
 	}
 	return fd;
 }
@@ -287,9 +290,10 @@ int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
 	snprintf(res->run_id, sizeof(res->run_id), "%s", spec->run_id);
 
 	if (geteuid() != 0)
-		return al_err_set(err, EPERM,
-				  "agentrun must run as root: it creates namespaces, mounts and cgroups "
-				  "(run it through agentgw, or with sudo)");
+		return al_err_set(
+		    err, EPERM,
+		    "agentrun must run as root: it creates namespaces, mounts and cgroups "
+		    "(run it through agentgw, or with sudo)");
 	if (strcmp(spec->profile.network ? spec->profile.network : "none", "none") != 0) {
 		*failure = AL_RUN_UNENFORCEABLE;
 		return al_err_set(err, 0, "profile %s: network mode %s is not supported",
@@ -342,8 +346,8 @@ int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
 		al_err_set(err, errno, "pipe");
 		goto out;
 	}
-	if (!opts->passthrough &&
-	    (pipe2(in_p, O_CLOEXEC) < 0 || pipe2(out_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0)) {
+	if (!opts->passthrough && (pipe2(in_p, O_CLOEXEC) < 0 || pipe2(out_p, O_CLOEXEC) < 0 ||
+				   pipe2(err_p, O_CLOEXEC) < 0)) {
 		al_err_set(err, errno, "pipe");
 		goto out;
 	}
@@ -353,24 +357,24 @@ int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
 	}
 
 	struct al_child_ctx c = {
-		.spec = spec,
-		.root_dir = ROOT_DIR,
-		.workspace = ws_path,
-		.workspace_dev = ws_st.st_dev,
-		.workspace_ino = ws_st.st_ino,
-		.sync_fd = sync_p[0],
-		.err_fd = errmsg_p[1],
-		.status_fd = status_p[1],
-		.notify_sock = nsock[1],
-		.code_fd = code_fd,
-		.exec_fd = exec_fd,
-		.filter = &fprog,
-		.want_listener = want_listener,
-		.landlock_abi = ll_abi,
-		.envp = envp,
-		.argv = argv,
-		.uid = spec->uid,
-		.gid = spec->gid,
+	    .spec = spec,
+	    .root_dir = ROOT_DIR,
+	    .workspace = ws_path,
+	    .workspace_dev = ws_st.st_dev,
+	    .workspace_ino = ws_st.st_ino,
+	    .sync_fd = sync_p[0],
+	    .err_fd = errmsg_p[1],
+	    .status_fd = status_p[1],
+	    .notify_sock = nsock[1],
+	    .code_fd = code_fd,
+	    .exec_fd = exec_fd,
+	    .filter = &fprog,
+	    .want_listener = want_listener,
+	    .landlock_abi = ll_abi,
+	    .envp = envp,
+	    .argv = argv,
+	    .uid = spec->uid,
+	    .gid = spec->gid,
 	};
 	if (opts->passthrough) {
 		int in = opts->stdin_fd >= 0 ? opts->stdin_fd : STDIN_FILENO;
@@ -474,8 +478,8 @@ int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
 	}
 	for (;;) {
 		struct pollfd pfd[9];
-		int n = 0, i_sig = -1, i_out = -1, i_err = -1, i_in = -1, i_msg = -1, i_st = -1, i_ns = -1,
-		    i_l = -1, i_pid = -1;
+		int n = 0, i_sig = -1, i_out = -1, i_err = -1, i_in = -1, i_msg = -1, i_st = -1,
+		    i_ns = -1, i_l = -1, i_pid = -1;
 #define ADD(var, fd, ev)                                                                           \
 	do {                                                                                       \
 		if ((fd) >= 0) {                                                                   \
@@ -494,7 +498,8 @@ int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
 		if (!init_exited)
 			ADD(i_pid, pidfd, POLLIN);
 #undef ADD
-		bool io_open = out_p[0] >= 0 || err_p[0] >= 0 || errmsg_p[0] >= 0 || status_p[0] >= 0;
+		bool io_open =
+		    out_p[0] >= 0 || err_p[0] >= 0 || errmsg_p[0] >= 0 || status_p[0] >= 0;
 		if (init_exited && !io_open)
 			break;
 		int64_t now = al_now_us();
@@ -533,16 +538,19 @@ int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
 		if (i_err >= 0 && pfd[i_err].revents)
 			capbuf_read(&err_p[0], &cerr);
 		if (i_in >= 0 && pfd[i_in].revents) {
-			ssize_t w = write(in_p[1], spec->stdin_data + in_off, spec->stdin_len - in_off);
+			ssize_t w =
+			    write(in_p[1], spec->stdin_data + in_off, spec->stdin_len - in_off);
 			if (w > 0)
 				in_off += (size_t)w;
-			if ((w < 0 && errno != EAGAIN && errno != EINTR) || in_off >= spec->stdin_len) {
+			if ((w < 0 && errno != EAGAIN && errno != EINTR) ||
+			    in_off >= spec->stdin_len) {
 				close(in_p[1]);
 				in_p[1] = -1;
 			}
 		}
 		if (i_msg >= 0 && pfd[i_msg].revents) {
-			ssize_t r = read(errmsg_p[0], errmsg + errmsg_len, sizeof(errmsg) - 1 - errmsg_len);
+			ssize_t r =
+			    read(errmsg_p[0], errmsg + errmsg_len, sizeof(errmsg) - 1 - errmsg_len);
 			if (r > 0) {
 				errmsg_len += (size_t)r;
 			} else if (r == 0 || errno != EINTR) {
@@ -655,9 +663,9 @@ out:
 	}
 	free(cout.buf);
 	free(cerr.buf);
-	int *fds[] = {&in_p[0],	    &in_p[1],	  &out_p[0],  &out_p[1],   &err_p[0],
+	int *fds[] = {&in_p[0],	    &in_p[1],	  &out_p[0],  &out_p[1],    &err_p[0],
 		      &err_p[1],    &sync_p[0],	  &sync_p[1], &errmsg_p[0], &errmsg_p[1],
-		      &status_p[0], &status_p[1], &nsock[0],  &nsock[1],   &listener};
+		      &status_p[0], &status_p[1], &nsock[0],  &nsock[1],    &listener};
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (*fds[i] >= 0)
 			close(*fds[i]);

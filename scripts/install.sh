@@ -23,9 +23,9 @@ STATEDIR=/var/lib/agentlaunch
 CACHEDIR=/var/cache/agentlaunch
 MANIFEST=$STATEDIR/install.manifest
 FRONT_USER=_agentgw
-# Configuration files: never overwritten once edited (a changed shipped
-# version goes beside them as NAME.new).  tokens.json is only ever created.
-CONFFILES="policy.json default.json agentgw.env"
+# Files under $SYSCONF are configuration: never overwritten once edited (a
+# changed shipped version goes beside them as NAME.new); tokens.json is only
+# ever created.
 
 usage() {
 	cat <<EOF
@@ -105,7 +105,7 @@ check_host() {
 		die "must run as root: sudo $0 $ARGS"
 	fi
 	[ "$(uname -s)" = Linux ] || die "Linux only"
-	local id= ver= like=
+	local id='' ver='' like=''
 	if [ -r /etc/os-release ]; then
 		id=$(. /etc/os-release && echo "${ID:-}")
 		ver=$(. /etc/os-release && echo "${VERSION_ID:-}")
@@ -521,7 +521,7 @@ do_uninstall() {
 		for u in $units; do
 			run systemctl stop "$u" && say "stopped $u"
 		done
-		for u in $(cd /etc/systemd/system && ls -- */agentgw.service */agentlaunch@*.service 2>/dev/null | xargs -rn1 basename | sort -u); do
+		for u in $(find /etc/systemd/system -mindepth 2 -maxdepth 2 \( -name agentgw.service -o -name 'agentlaunch@*.service' \) -printf '%f\n' | sort -u); do
 			run systemctl disable --quiet "$u" && say "disabled $u"
 		done
 	fi

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Boot a throwaway Debian 12 with systemd as PID 1 in systemd-nspawn (sourced
 # by the deployment tests; needs root).  The recipe and its reasons are in
 # the project's TESTING notes: own cgroups first in every hierarchy,
@@ -5,7 +6,8 @@
 # through, the guest's v1 controllers remounted read-write, commands run
 # with nsenter.  Everything is undone by guest_cleanup (also on EXIT).
 #
-#   guest_boot [--private-network]   boot a fresh copy of the cached rootfs
+#   guest_boot [--private-network]   boot a fresh copy of the cached rootfs,
+#                                    a snapshot of the checkout at /src (read-only)
 #   gx CMD...                        run CMD in the guest (as root, clean env)
 #   guest_cleanup                    power off, unmount, remove root and cgroups
 # Variables: GUEST_ROOT (the guest's / on the host), GUEST_PID1, GUEST_LOG.
@@ -88,8 +90,12 @@ guest_boot() {
 	GUEST_DIR=$(mktemp -d /var/tmp/altest-guest.XXXXXX)
 	GUEST_ROOT=$GUEST_DIR/root
 	GUEST_LOG=$GUEST_DIR/console.log
-	mkdir "$GUEST_ROOT"
+	mkdir "$GUEST_ROOT" "$GUEST_DIR/src"
 	tar -C "$GUEST_ROOT" --numeric-owner -xf "$tarball"
+	# A snapshot of the checkout (sources only, as a clone has them), so that
+	# edits made while the test runs do not change what the guest sees.
+	tar -C "$REPO" --exclude=./build --exclude='./build-*' --exclude=./.git -cf - . |
+		tar -C "$GUEST_DIR/src" -xf -
 	# apt's downloads and lists survive between runs (the guest installs
 	# the build dependencies itself, as a user's machine would).
 	mkdir -p "$AL_TEST_CACHE/apt/archives/partial" "$AL_TEST_CACHE/apt/lists/partial"
@@ -98,7 +104,7 @@ guest_boot() {
 		--console=passive "${net[@]}" \
 		--capability=CAP_NET_ADMIN \
 		--system-call-filter='landlock_create_ruleset landlock_add_rule landlock_restrict_self' \
-		--bind-ro="$REPO:/src" \
+		--bind-ro="$GUEST_DIR/src:/src" \
 		--bind="$AL_TEST_CACHE/apt/archives:/var/cache/apt/archives" \
 		--bind="$AL_TEST_CACHE/apt/lists:/var/lib/apt/lists" \
 		>"$GUEST_LOG" 2>&1 </dev/null &

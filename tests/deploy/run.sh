@@ -2,7 +2,7 @@
 # Run the deployment tests (root; scripts/install-deps.sh deploy first) and
 # print "N passed, N failed".  Arguments: which ones (default: all four):
 #   nspawn podman readme vm
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 2
 tests=("$@")
 [ ${#tests[@]} -gt 0 ] || tests=(nspawn podman readme vm)
 passed=0 failed=0

@@ -4,7 +4,7 @@
 # install.sh --build-dir, then the service checks that depend on cgroup v2
 # (delegation, the gateway's leaf, OOMPolicy=continue), an agent under
 # agentlaunch@, reload, a second install, --uninstall.
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 2
 pass() { echo "PASS: vm: $1"; }
 fail() { echo "FAIL: vm: $1: ${2:-}"; }
 check() { # check NAME REGEX CMD...
@@ -37,7 +37,7 @@ check "agentgw still active after the OOM kill (OOMPolicy=continue)" '^active$' 
 check "same main process after the OOM kill" "^$MAIN$" systemctl show -p MainPID --value agentgw
 r=$(run run '{"code":"print(3)","language":"python"}')
 check "runs still work after the OOM kill" '"stdout":"3\\n"' echo "$r"
-sub=$(ls /sys/fs/cgroup/system.slice/agentgw.service/agentlaunch/ 2>/dev/null | grep -v '^cgroup\.\|^memory\.\|^cpu\|^pids\.\|^io\.' | head)
+sub=$(find /sys/fs/cgroup/system.slice/agentgw.service/agentlaunch -mindepth 1 -maxdepth 1 -type d 2>/dev/null | head)
 [ -z "$sub" ] && pass "no run cgroups left in the unit's subtree" || fail "run cgroups left" "$sub"
 cp /etc/agentlaunch/policy.json /root/p.good
 echo '{"broken": ' >/etc/agentlaunch/policy.json

@@ -10,7 +10,9 @@
 # here with their workspaces under $TMPBASE.
 . "$(dirname "$0")/../lib.sh"
 need_root gateway_api
-GW=$BIN/agentgw
+# AL_AGENTGW / AL_AGENTRUN override the binaries (default build/bin)
+GW=${AL_AGENTGW:-$BIN/agentgw}
+AGENTRUN=${AL_AGENTRUN:-$AGENTRUN}
 PY=/usr/bin/python3
 T=$TMPBASE
 GW_PIDS=()
@@ -209,6 +211,51 @@ is healthz-fields "$(jv "$BODY" status) $(jv "$BODY" policy_sha256) $(jv "$BODY"
 	"ok $(sha256sum "$P1" | cut -d' ' -f1) 0"
 [ -n "$(jv "$BODY" version)" ] && [ "$(jv "$BODY" uptime_s)" -ge 0 ] && pass healthz-version-uptime ||
 	fail healthz-version-uptime "$BODY"
+is healthz-launcher-events "$(jv "$BODY" launcher_events)" '["sandbox_violation", "agent_start", "agent_exit"]'
+# HTTP/1.0 and "Connection: close": the JSON, "Connection: close", then EOF
+for how in http10 conn-close; do
+	a=(--http1.0)
+	[ $how = conn-close ] && a=(-H 'Connection: close')
+	ST=$(curl -s -m 5 -D "$T/hdr" -o "$T/resp" -w '%{http_code}' "${a[@]}" "$URL/healthz")
+	BODY=$(cat "$T/resp")
+	is "healthz-$how" "$ST $(jv "$BODY" status)" "200 ok"
+	grep -qi '^Connection: close' "$T/hdr" && grep -qi '^Content-Length: [1-9]' "$T/hdr" &&
+		! grep -qi 'keep-alive' "$T/hdr" && pass "healthz-$how-headers" ||
+		fail "healthz-$how-headers" "$(tr -d '\r' <"$T/hdr")"
+done
+# raw clients that read to EOF (HTTP/1.0, and one that half-closes), over TCP and the unix socket
+for tgt in tcp unix; do
+	out=$($PY - "$tgt" "${URL#http://}" "$SOCK" <<'EOF'
+import socket, sys
+tgt, hp, sock = sys.argv[1:4]
+for req in (b"GET /healthz HTTP/1.0\r\n\r\n", b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"):
+    for half in (False, True):
+        if tgt == "tcp":
+            h, p = hp.rsplit(":", 1); s = socket.create_connection((h, int(p)), timeout=5)
+        else:
+            s = socket.socket(socket.AF_UNIX); s.settimeout(5); s.connect(sock)
+        s.sendall(req)
+        if half:
+            s.shutdown(socket.SHUT_WR)
+        d = b""
+        while True:
+            x = s.recv(65536)
+            if not x:
+                break
+            d += x
+        head, _, body = d.partition(b"\r\n\r\n")
+        ok = head.startswith(b"HTTP/1.") and b" 200 " in head.split(b"\r\n")[0] and b'"status":"ok"' in body
+        print("ok" if ok else "bad %r" % d[:200])
+EOF
+	)
+	is "healthz-read-to-eof-$tgt" "$(printf '%s' "$out" | sort -u)" ok
+done
+# keep-alive still works (HTTP/1.1, and HTTP/1.0 asking for it): one connection
+n=$(curl -s -m 5 -o /dev/null -o /dev/null -w '%{num_connects}\n' "$URL/healthz" "$URL/healthz" | paste -sd' ')
+is healthz-keepalive-11 "$n" "1 0"
+n=$(curl -s -m 5 --http1.0 -H 'Connection: keep-alive' -o /dev/null -o /dev/null -w '%{num_connects}\n' \
+	"$URL/healthz" "$URL/healthz" | paste -sd' ')
+is healthz-keepalive-10 "$n" "1 0"
 
 call POST /v1/exec '{"command":"echo hello world","identity":"dev-1"}'
 want exec-200 200
@@ -694,5 +741,129 @@ is violation-no-extra-fields "$(jv "$rec" token)" null
 call GET /metrics
 grep -q '^agentgw_violations_total 1' "$T/resp" && pass violation-metric || fail violation-metric "$(grep violations "$T/resp")"
 stop "$GWPID"
+
+# ---- launcher events (--violation-fd): dispatch, hostile lines, drain on SIGTERM ----------------------------------
+# As agentlaunch runs it: --token-fd registers the agent's identity, the
+# launcher holds the only write end of the pipe and closes it before SIGTERM.
+
+LTOK=$(printf 'tok-la' | sha256sum | cut -c1-64)
+LE=$T/le.py
+cat >"$LE" <<'EOF'
+import json, sys
+big = "A" * 70000
+def w(o): sys.stdout.write((o if isinstance(o, str) else json.dumps(o)) + "\n")
+w({"event": "sandbox_violation", "pid": 77, "syscall": "execve", "path": "/bin/sh",
+   "argv": ["sh", "-c", "id"], "repeats": 300, "launch_id": "00112233aabbccdd",
+   "identity": "la-agent", "token": "SECRET", "mac": "forged", "seq": 1})
+w({"event": "agent_start", "argv": ["/usr/bin/agent", "--x"], "path": "/usr/bin/agent",
+   "pid": 1234, "launcher_pid": 1233, "launch_id": "00112233aabbccdd", "identity": "la-agent",
+   "warning": "--net host: the agent has no network isolation",
+   "layers": {"net": "host", "namespaces": ["mount", "pid", "ipc"], "seccomp": "agent-lock",
+              "exec_lock": True, "no_new_privs": True, "uid": 65534, "landlock_abi": 3,
+              "evil": {"deep": [1, 2]}, "gid": "zero"}})
+w({"event": "agent_exit", "exit_code": 3, "signal": None, "duration_ms": 42, "violations": 301,
+   "reason": "exited", "launch_id": "00112233aabbccdd", "identity": "la-agent"})
+w({"event": "agent_exit", "exit_code": "3", "signal": "KILL", "duration_ms": -5,
+   "launch_id": "../../etc", "reason": ["x"], "identity": "la-agent"})
+w({"event": "sandbox_violation", "pid": 5, "syscall": "fork", "identity": "someone-else"})
+w({"event": "session_end", "identity": "la-agent"})
+w({"event": "policy_reload", "result": "loaded"})
+w({"event": 7})
+w('{"event":"agent_exit","exit_code":1,"exit_code":2}')
+w("[1,2,3]")
+w("not json \x1b[31m")
+w('{"event":"sandbox_violation","path":"' + big + '"}')
+w({"event": "sandbox_violation", "pid": 6, "syscall": "execve", "path": "\u00e9" * 3000,
+   "argv": ["x" * 5000] + ["y"] * 299})
+w({"event": "agent_start", "identity": "la-agent", "argv": [1, 2], "pid": 2**40})
+sys.stdout.write('{"event":"agent_exit","exit_code":0,"identity":"la-agent","reason":"last"}')
+EOF
+mkdir -p "$T/le"
+AUDIT=$T/le/audit.jsonl
+"$GW" --listen "unix:$T/le/gw.sock" --policy "$P1" --audit "$AUDIT" --runner "$AGENTRUN" \
+	--token-fd 3 --violation-fd 4 3< <(echo "la-agent $LTOK") 4< <(sleep 0.5; $PY "$LE") >"$T/le/log" 2>&1 &
+GWPID=$!
+GW_PIDS+=("$GWPID")
+for _ in $(seq 60); do grep -q 'launcher event channel closed' "$T/le/log" && break; sleep 0.05; done
+kill -0 "$GWPID" 2>/dev/null && pass launcher-events-gateway-survives || fail launcher-events-gateway-survives "$(tail -3 "$T/le/log")"
+stop "$GWPID"
+$PY - "$AUDIT" "$T/le/log" >"$T/le/check" 2>&1 <<'EOF'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+log = open(sys.argv[2], errors="replace").read()
+src = [r for r in recs if r.get("source") == "agentlaunch"]
+def chk(name, cond, what=""):
+    print(("PASS: " if cond else "FAIL: ") + name + ("" if cond else ": " + str(what)[:400]))
+ev = [r["event"] for r in src]
+chk("launcher-events-dispatch", ev == ["sandbox_violation", "agent_start", "agent_exit", "agent_exit",
+    "sandbox_violation", "sandbox_violation", "agent_start", "agent_exit"], ev)
+v, s, e, bad_e, other, huge, bad_s, last = src + [None] * (8 - len(src)) if len(src) < 8 else src[:8]
+chk("launcher-violation-fields", v and (v["pid"], v["syscall"], v["path"], v["argv"], v["repeats"], v["launch_id"])
+    == (77, "execve", "/bin/sh", ["sh", "-c", "id"], 300, "00112233aabbccdd"), v)
+chk("launcher-violation-no-smuggled-fields", v and "token" not in v and v["mac"] != "forged" and v["seq"] != 1, v)
+chk("launcher-identity-verified", all(r and r["identity"] == "la-agent" and r["identity_verified"] is True
+    for r in (v, s, e, last)), [(r or {}).get("identity_verified") for r in (v, s, e, last)])
+chk("launcher-start-fields", s and (s["argv"], s["path"], s["pid"], s["launcher_pid"], s["launch_id"], s["warning"])
+    == (["/usr/bin/agent", "--x"], "/usr/bin/agent", 1234, 1233, "00112233aabbccdd",
+        "--net host: the agent has no network isolation"), s)
+L = (s or {}).get("layers", {})
+chk("launcher-start-layers", L.get("net") == "host" and L.get("namespaces") == ["mount", "pid", "ipc"]
+    and L.get("exec_lock") is True and L.get("uid") == 65534 and "evil" not in L and "gid" not in L
+    and "layers.gid" in s.get("rejected_fields", []), s)
+chk("launcher-exit-fields", e and (e["exit_code"], e["signal"], e["duration_ms"], e["violations"], e["reason"],
+    e["launch_id"]) == (3, None, 42, 301, "exited", "00112233aabbccdd"), e)
+chk("launcher-exit-wrong-types-dropped", bad_e and not any(k in bad_e for k in
+    ("exit_code", "signal", "duration_ms", "launch_id", "reason")) and sorted(bad_e.get("rejected_fields", []))
+    == sorted(["exit_code", "signal", "duration_ms", "reason", "launch_id"]), bad_e)
+chk("launcher-identity-mismatch-marked", other and other["identity"] == "someone-else"
+    and other["identity_verified"] is False and other.get("launcher_identity") == "la-agent", other)
+chk("launcher-bounded-strings", huge and len(huge["path"].encode()) <= 4096 and huge["path"].startswith("\u00e9")
+    and len(huge["argv"]) == 256 and len(huge["argv"][0]) == 4096, (huge or {}).get("path", "")[:20])
+chk("launcher-start-bad-types", bad_s and "argv" not in bad_s and "pid" not in bad_s, bad_s)
+chk("launcher-last-line-without-newline", last and last["reason"] == "last", last)
+chk("launcher-unknown-events-not-recorded", not any(r["event"] in ("policy_reload",) and r.get("source") for r in recs)
+    and [r["event"] for r in recs].count("session_end") == 1, [r["event"] for r in recs])
+chk("launcher-unknown-events-logged", 'unknown event "session_end"' in log and 'unknown event "policy_reload"' in log
+    and "(not a string)" in log and "longer than 65536 bytes" in log and "\x1b" not in log, log[-600:])
+chk("launcher-warning-logged", "WARNING from agentlaunch" in log and "--net host" in log, log[-400:])
+chk("launcher-drained-before-session-end", recs[-1]["event"] == "session_end" and recs[-2].get("reason") == "last",
+    [r["event"] for r in recs[-3:]])
+EOF
+cat "$T/le/check"
+expect launcher-events-chain-verifies 0 "$GW" --verify-audit "$AUDIT"
+
+# drain on SIGTERM: events written just before the launcher closes its end
+# and signals are recorded before session_end
+mkdir -p "$T/dr"
+AUDIT=$T/dr/audit.jsonl
+$PY - "$GW" "$P1" "$AUDIT" "$AGENTRUN" "$T/dr/gw.sock" "$T/dr/log" <<'EOF' >"$T/dr/out" 2>&1
+import os, signal, subprocess, sys, time, json
+gw, pol, audit, runner, sock, logf = sys.argv[1:7]
+r, w = os.pipe()
+p = subprocess.Popen([gw, "--listen", "unix:" + sock, "--policy", pol, "--audit", audit, "--runner", runner,
+                      "--violation-fd", str(r)], pass_fds=(r,), stdout=open(logf, "w"), stderr=subprocess.STDOUT)
+os.close(r)
+for _ in range(100):
+    if "ready" in open(logf).read():
+        break
+    time.sleep(0.05)
+lines = "".join(json.dumps({"event": "sandbox_violation", "pid": i, "syscall": "execve", "path": "/x"}) + "\n"
+                for i in range(200))
+lines += json.dumps({"event": "agent_exit", "exit_code": 0, "reason": "drain-test"}) + "\n"
+os.write(w, lines.encode())
+p.send_signal(signal.SIGTERM)
+t0 = time.time()
+time.sleep(0.3)  # stopping: the gateway waits (bounded) for the channel's end
+os.write(w, (json.dumps({"event": "agent_exit", "exit_code": 0, "reason": "after-term"}) + "\n").encode())
+os.close(w)
+rc = p.wait(10)
+print(rc, round(time.time() - t0, 1))
+EOF
+recs=$($PY -c 'import json,sys; r=[json.loads(l) for l in open(sys.argv[1])]; print(sum(x["event"]=="sandbox_violation" for x in r), r[-3].get("reason"), r[-2].get("reason"), r[-1]["event"])' "$AUDIT" 2>&1)
+is launcher-drain-on-sigterm "$(cut -d' ' -f1 "$T/dr/out") $recs" "0 200 drain-test after-term session_end"
+dr_s=$(cut -d' ' -f2 "$T/dr/out")
+$PY -c 'import sys; sys.exit(0 if float(sys.argv[1]) < 2.5 else 1)' "${dr_s:-99}" && pass launcher-drain-bounded ||
+	fail launcher-drain-bounded "$(cat "$T/dr/out")"
+expect launcher-drain-chain-verifies 0 "$GW" --verify-audit "$AUDIT"
 
 exit 0

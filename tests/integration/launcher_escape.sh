@@ -162,8 +162,14 @@ assert r["argv"][0] == "/bin/true" and r["argv"][1].startswith("evil\n\x1b[31m")
 assert "\ufffd" in r["argv"][2], r["argv"]
 assert fk and isinstance(fk[0].get("pid"), int), "no fork violation"
 assert r.get("identity") == "al-helper", r
+# the gateway's log has each launch's agent_start / agent_exit too
+st = [x for x in recs if x.get("event") == "agent_start"]
+ex_ = [x for x in recs if x.get("event") == "agent_exit"]
+assert len(st) == 3 and len(ex_) == 3, [x.get("event") for x in recs]
+assert all(x["identity"] == "al-helper" and x["identity_verified"] is True for x in st + ex_), st + ex_
+assert ex_[0]["violations"] >= 1 and all(x["launch_id"] == r["launch_id"] for x in (st[0], ex_[0])), ex_[0]
 PY
-	pass "audit: sandbox_violation records with pid, syscall, path, argv (hostile argv escaped)"
+	pass "audit: sandbox_violation records with pid, syscall, path, argv (hostile argv escaped); agent_start/agent_exit per launch"
 else
 	fail "audit: sandbox_violation records" "$(tail -c 600 "$VA")"
 fi

@@ -181,4 +181,35 @@ else
 	fail "agent_start/agent_exit" "$(cat "$LA2" 2>&1 | tail -c 600)"
 fi
 
+# ... and through the agentgw the launcher starts: its audit log has them
+LA3=$TMPBASE/lc-gw.jsonl
+timeout 30 "$LAUNCH" --audit "$LA3" --workdir "$WD" --identity lc-gw -- /bin/sh -c 'exit 5' </dev/null >/dev/null 2>&1
+rc=$?
+timeout 30 "$LAUNCH" --audit "$LA3" --workdir "$WD" --identity lc-gw -- /bin/sh -c 'kill -TERM $$' </dev/null >/dev/null 2>&1
+rc2=$?
+if [ "$rc $rc2" = "5 143" ] && $PY - "$LA3" <<'PY'; then
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+ev = [r["event"] for r in recs]
+# per launch: session_start, agent_start, agent_exit, session_end (in that order)
+assert ev == ["session_start", "agent_start", "agent_exit", "session_end"] * 2, ev
+s, e, e2 = recs[1], recs[2], recs[6]
+for r in (s, e, e2):
+    assert r["source"] == "agentlaunch" and r["identity"] == "lc-gw" and r["identity_verified"] is True, r
+    assert r["launch_id"] == s["launch_id"] or r is e2, r
+assert s["argv"] == ["/bin/sh", "-c", "exit 5"] and s["path"].endswith("sh"), s
+assert isinstance(s["pid"], int) and isinstance(s["launcher_pid"], int), s
+L = s["layers"]
+assert L["net"] == "isolated" and "veth" in L and "net" in L["namespaces"] and "pid" in L["namespaces"], L
+assert L["seccomp"] == "agent-lock" and L["exec_lock"] is True and L["no_new_privs"] is True, L
+assert "warning" not in s and "rejected_fields" not in s, s
+assert e["exit_code"] == 5 and e["signal"] is None and e["reason"] and e["duration_ms"] >= 0, e
+assert e2["exit_code"] == 143 and e2["signal"] == 15, e2
+PY
+	pass "agentgw's log: agent_start (argv, layers) and agent_exit (exit 5; SIGTERM 143/15), launcher identity verified"
+else
+	fail "agent_start/agent_exit in agentgw's log" "exit $rc/$rc2: $(cat "$LA3" 2>&1 | tail -c 800)"
+fi
+expect_out "agentgw's log with launch events verifies" 'OK, [0-9]+ records' "$AGENTGW" --verify-audit "$LA3"
+
 leftovers_check lifecycle "$BEFORE"

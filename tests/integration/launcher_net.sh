@@ -126,6 +126,18 @@ if printf '%s' "$OUT" | grep -q '^agentlaunch: WARNING:' && printf '%s' "$OUT" |
 else
 	fail "--net host" "$(printf '%s' "$OUT" | tail -c 400)"
 fi
+if $PY - "$AUDIT" <<'PY'; then
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+s = [r for r in recs if r["event"] == "agent_start" and r["layers"]["net"] == "host"][-1]
+assert s["warning"].startswith("--net host") and s["source"] == "agentlaunch" and s["identity_verified"] is True, s
+assert "net" not in s["layers"]["namespaces"], s
+PY
+	pass "--net host: its warning is in agentgw's audit log (agent_start)"
+else
+	fail "--net host: warning in agentgw's log" "$(tail -c 600 "$AUDIT")"
+fi
+expect_out "--net host: agentgw's log verifies" 'OK, [0-9]+ records' "$AGENTGW" --verify-audit "$AUDIT"
 HA=$TMPBASE/host-skip.jsonl
 OUT=$(timeout 30 "$LAUNCH" --net host --skip-gateway http://127.0.0.1:9 --audit "$HA" --workdir "$WD" -- "$H" marker 2>&1 </dev/null)
 if grep -q '"warning":"--net host' "$HA" 2>/dev/null; then pass "--net host: recorded in the audit log (agent_start warning)"; else fail "--net host audit" "$OUT $(cat "$HA" 2>&1 | tail -c 300)"; fi
