@@ -279,7 +279,7 @@ int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
 	char errmsg[AL_ERR_MSG_MAX] = "";
 	size_t errmsg_len = 0, in_off = 0;
 	int wstatus = -1;
-	bool got_status = false, init_exited = false, mask_set = false;
+	bool got_status = false, init_exited = false, mask_set = false, attach_after = false;
 	sigset_t oldmask;
 	int sig_fd = -1, stop_sig = 0;
 	int64_t t0 = al_now_us();
@@ -408,6 +408,12 @@ int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
 					.exit_signal = SIGCHLD,
 					.cgroup = (uint64_t)al_cgroup_dirfd(cg)};
 		pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+		/* clone3 filtered away (systemd's RestrictNamespaces=, an old
+		 * seccomp profile): clone, then move the child like on v1. */
+		if (pid < 0 && errno == ENOSYS) {
+			pid = (pid_t)syscall(SYS_clone, NS_FLAGS | SIGCHLD, NULL, NULL, NULL, NULL);
+			attach_after = true;
+		}
 	} else {
 		pid = (pid_t)syscall(SYS_clone, NS_FLAGS | SIGCHLD, NULL, NULL, NULL, NULL);
 	}
@@ -444,8 +450,8 @@ int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
 		in_p[0] = out_p[1] = err_p[1] = -1;
 	}
 
-	if (cg == NULL && (create_cgroup(spec, opts, &cg, failure, err) < 0 ||
-			   al_cgroup_attach(cg, pid, err) < 0)) {
+	if ((cg == NULL && create_cgroup(spec, opts, &cg, failure, err) < 0) ||
+	    ((attach_after || caps.version != AL_CG_V2) && al_cgroup_attach(cg, pid, err) < 0)) {
 		kill(pid, SIGKILL);
 		goto reap;
 	}

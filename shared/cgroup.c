@@ -106,7 +106,7 @@ static int probe_host(struct cg_host *h, al_err *err)
 		size_t len = strlen(h->v2_base);
 		while (len > 0 && h->v2_base[len - 1] == '/')
 			h->v2_base[--len] = '\0';
-		if (len > 0 && !cg_valid_relpath(h->v2_base))
+		if (len > 0 && !cg_valid_base(h->v2_base))
 			return al_err_set(
 			    err, EINVAL,
 			    "AGENTLAUNCH_CGROUP_BASE=%s is not a path of plain "
@@ -163,7 +163,7 @@ int al_cgroup_testing_v2_probe(const char *root, const char *base, struct al_cg_
 			       al_err *err)
 {
 	memset(caps, 0, sizeof(*caps));
-	if (base && *base && !cg_valid_relpath(base))
+	if (base && *base && !cg_valid_base(base))
 		return al_err_set(err, EINVAL, "cgroup v2 base \"%s\" is not a relative path",
 				  base);
 	return cg_v2_probe(root, base ? base : "", false, caps, err);
@@ -392,7 +392,7 @@ int al_cgroup_testing_v2_create(const char *root, const char *base, const struct
 	*out = NULL;
 	if (cg_check_names(parent, name, err) < 0 || cg_check_limits(l, err) < 0)
 		return -1;
-	if (base && *base && !cg_valid_relpath(base))
+	if (base && *base && !cg_valid_base(base))
 		return al_err_set(err, EINVAL, "cgroup v2 base \"%s\" is not a relative path",
 				  base);
 	return cg_v2_create(root, base, fs, parent, name, l, out, err);
@@ -547,7 +547,7 @@ int al_cgroup_testing_v2_sweep(const char *root, const char *base, const struct 
 			       const char *parent, al_err *err)
 {
 	if (parent == NULL || !cg_valid_relpath(parent) ||
-	    (base && *base && !cg_valid_relpath(base)))
+	    (base && *base && !cg_valid_base(base)))
 		return al_err_set(err, EINVAL, "cgroup sweep: bad parent or base");
 	return cg_v2_sweep(root, base, fs, parent, err);
 }

@@ -148,7 +148,7 @@ int cg_kernel_version(void)
 
 /* ---- names and limits ----------------------------------------------------- */
 
-bool cg_valid_component(const char *s, size_t n)
+static bool component_ok(const char *s, size_t n, const char *extra)
 {
 	if (n == 0 || n > CG_COMPONENT_MAX || (n == 1 && s[0] == '.') ||
 	    (n == 2 && s[0] == '.' && s[1] == '.'))
@@ -156,25 +156,43 @@ bool cg_valid_component(const char *s, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-'))
+		      c == '.' || c == '_' || c == '-' || (c != '\0' && extra && strchr(extra, c))))
 			return false;
 	}
 	return true;
 }
 
-/* "a/b/c": components as above, no empty ones, no leading or trailing '/'. */
-bool cg_valid_relpath(const char *s)
+bool cg_valid_component(const char *s, size_t n)
+{
+	return component_ok(s, n, NULL);
+}
+
+static bool relpath_ok(const char *s, const char *extra)
 {
 	if (strlen(s) >= CG_REL_MAX / 2)
 		return false;
 	for (;;) {
 		size_t n = strcspn(s, "/");
-		if (!cg_valid_component(s, n))
+		if (!component_ok(s, n, extra))
 			return false;
 		if (s[n] == '\0')
 			return true;
 		s += n + 1;
 	}
+}
+
+/* "a/b/c": components as above, no empty ones, no leading or trailing '/'. */
+bool cg_valid_relpath(const char *s)
+{
+	return relpath_ok(s, NULL);
+}
+
+/* The v2 base (AGENTLAUNCH_CGROUP_BASE) is chosen by the operator or systemd
+ * and may name units: also '@', ':', '+' and the '\' of escaped names
+ * (system.slice/agentlaunch@a.service).  Run names stay strict. */
+bool cg_valid_base(const char *s)
+{
+	return relpath_ok(s, "@:+\\");
 }
 
 int cg_check_names(const char *parent, const char *name, al_err *err)

@@ -84,6 +84,7 @@ int cg_kernel_version(void); /* 6018 for 6.18, 0 if unknown */
 /* ---- cgroup_fs.c: names ---- */
 bool cg_valid_component(const char *s, size_t n);
 bool cg_valid_relpath(const char *s);
+bool cg_valid_base(const char *s);
 int cg_check_names(const char *parent, const char *name, al_err *err);
 int cg_check_limits(const struct al_limits *l, al_err *err);
 

@@ -320,7 +320,8 @@ START_TEST(test_fake_v2_base)
 	struct al_cg_caps caps;
 	al_err err = {0};
 
-	/* A delegated subtree: system.slice/agentgw.service, with the gateway
+	/* A delegated subtree named like a systemd template instance
+	 * (system.slice/agentlaunch@probe.service), with the gateway
 	 * itself in a leaf beside ours. */
 	fake_setup("cpu memory pids\n");
 	int r = open(fake_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -328,24 +329,30 @@ START_TEST(test_fake_v2_base)
 	ck_assert_int_eq(fake_mkdirat(r, "system.slice", &fk), 0);
 	int s = openat(r, "system.slice", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	put(s, "cgroup.subtree_control", "memory pids cpu");
-	ck_assert_int_eq(fake_mkdirat(s, "agentgw.service", &fk), 0);
+	ck_assert_int_eq(fake_mkdirat(s, "agentlaunch@probe.service", &fk), 0);
 	close(s);
 	close(r);
 
 	ck_assert_int_eq(
-	    al_cgroup_testing_v2_probe(fake_root, "system.slice/agentgw.service", &caps, &err), 0);
+	    al_cgroup_testing_v2_probe(fake_root, "system.slice/agentlaunch@probe.service", &caps, &err), 0);
 	ck_assert(caps.memory && caps.pids && caps.cpu && caps.swap_max && caps.peak && caps.kill);
-	ck_assert_msg(al_cgroup_testing_v2_create(fake_root, "system.slice/agentgw.service",
+	ck_assert_msg(al_cgroup_testing_v2_create(fake_root, "system.slice/agentlaunch@probe.service",
 						  &fakefs, "agentlaunch", "r-1", &l, &cg,
 						  &err) == 0,
 		      "create: %s", err.msg);
 	ck_assert_str_eq(slurp("%s/cgroup.subtree_control", fake_root), "cpu memory pids");
-	ck_assert_str_eq(slurp("%s/system.slice/agentgw.service/cgroup.subtree_control", fake_root),
+	ck_assert_str_eq(slurp("%s/system.slice/agentlaunch@probe.service/cgroup.subtree_control", fake_root),
 			 "+memory +pids +cpu");
 	ck_assert_str_eq(
-	    slurp("%s/system.slice/agentgw.service/agentlaunch/r-1/cpu.max", fake_root),
+	    slurp("%s/system.slice/agentlaunch@probe.service/agentlaunch/r-1/cpu.max", fake_root),
 	    "25000 100000");
 	ck_assert_msg(al_cgroup_destroy(cg, &err) == 0, "destroy: %s", err.msg);
+
+	/* Run names stay strict: '@' is for the operator's base only. */
+	ck_assert_int_lt(al_cgroup_testing_v2_create(fake_root, "system.slice/agentlaunch@probe.service",
+						     &fakefs, "agentlaunch", "r@1", &l, &cg, &err),
+			 0);
+	ck_assert_int_eq(err.errnum, EINVAL);
 
 	/* A base that does not exist, or escapes the root: errors. */
 	ck_assert_int_lt(al_cgroup_testing_v2_create(fake_root, "nope", &fakefs, "agentlaunch",
