@@ -4,4 +4,5 @@
 set -eu
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh all
+./scripts/install-deps.sh deploy
 exec make -j2 test NODEPS=1
