@@ -88,6 +88,7 @@ cleanup() {
 	ip link del "$VETH" 2>/dev/null
 	ip netns del "$NS" 2>/dev/null
 	rm -rf "$OTHER_HOME"
+	[ -n "${CBIN:-}" ] && rm -rf "$CBIN"
 	if [ "$KEEP" = 1 ]; then echo "run.sh: kept $TMP" >&2; else rm -rf "$TMP"; fi
 }
 trap cleanup EXIT
@@ -129,7 +130,13 @@ if [[ " $AGENTS " == *" c "* ]]; then
 				die "cannot build the C agent: $(tail -c 600 "$TMP/cc.log")"
 		fi
 	fi
-	chmod 0755 "$C_AGENT"
+	# Run a copy from a world-readable directory of its own: a clone in
+	# /root (a root user's demo) would otherwise put the agent's path under
+	# /root, which the confined view must keep hidden.
+	CBIN=$(mktemp -d /var/tmp/al-mock-bin.XXXXXX) || die "mktemp failed"
+	chmod 0755 "$CBIN"
+	cp "$C_AGENT" "$CBIN/c_agent" && chmod 0755 "$CBIN/c_agent"
+	C_AGENT=$CBIN/c_agent
 fi
 
 # ---------------------------------------------------------------- targets
