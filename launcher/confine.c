@@ -386,8 +386,8 @@ static void forward(int sig, siginfo_t *si, void *uc)
 	/* From the supervisor (kill/pidfd_send_signal): pass it on.  A signal
 	 * the terminal generated (SI_KERNEL) reached the agent directly: it is
 	 * in the same foreground process group. */
-	if (agent_pid > 0 && si->si_code != SI_KERNEL)
-		kill(agent_pid, sig);
+	if (agent_pid > 0 && si->si_code != SI_KERNEL && kill(agent_pid, sig) < 0)
+		_exit(128 + sig); /* cannot signal it (no CAP_KILL): end the namespace, and it */
 }
 
 static int rootless_relays(const struct la_child *ch, al_err *err)

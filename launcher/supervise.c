@@ -266,8 +266,15 @@ static void on_signal(struct la_ctx *c, struct la_watch *w, uint32_t events)
 		}
 		if ((int)si.ssi_code == SI_KERNEL)
 			continue; /* from the terminal: the agent got it too */
-		if (c->init_pidfd >= 0 && !c->init_exited)
-			syscall(SYS_pidfd_send_signal, c->init_pidfd, sig, NULL, 0);
+		if (c->init_pidfd >= 0 && !c->init_exited &&
+		    syscall(SYS_pidfd_send_signal, c->init_pidfd, sig, NULL, 0) < 0) {
+			fprintf(stderr,
+				"agentlaunch: cannot forward signal %d (%s) to the agent: %s; "
+				"stopping it\n",
+				sig, strsignal(sig), strerror(errno));
+			syscall(SYS_pidfd_send_signal, c->init_pidfd, SIGKILL, NULL, 0);
+			continue;
+		}
 		la_verbose(c, "forwarded signal %d (%s) to the agent", sig, strsignal(sig));
 	}
 }
