@@ -147,7 +147,7 @@ static char **build_env(const struct al_run_spec *s)
 	" '/usr/lib/python3/dist-packages', '/usr/lib/python3.%d/dist-packages' % v.minor]\n"      \
 	"builtins.exit = builtins.quit = sys.exit\n"                                               \
 	"sys.argv = ['<code>']\n"                                                                  \
-	"with open(3, encoding='utf-8', errors='surrogateescape') as f:\n"                         \
+	"with open(3, 'rb') as f:\n"                                                               \
 	"    src = f.read()\n"                                                                     \
 	"g = {'__name__': '__main__', '__builtins__': builtins, '__file__': '<code>'}\n"           \
 	"del v, f\n"                                                                               \
