@@ -72,5 +72,5 @@ out=$(run --profile command_default --timeout 1 --json -- /bin/sleep 5)
 # tracebacks point at its own lines.
 expect code-exit-builtin 7 run --profile python_sandbox --code 'exit(7)'
 expect_out code-main-and-dist-packages '^__main__ True$' run --profile python_sandbox --code 'import sys; print(__name__, "/usr/lib/python3/dist-packages" in sys.path)'
-expect_out code-traceback-own-lines 'File "<code>", line 2' run --profile python_sandbox --code 'x = 1
+expect_out code-traceback-own-lines '^  File "<string>", line 2, in <module>' run --profile python_sandbox --code 'x = 1
 raise ValueError("boom")'
