@@ -22,7 +22,7 @@ for t in build/tests/test_*; do
 	[ -x "$t" ] || continue
 	match "$(basename "$t")" "$@" || continue
 	echo "== unit: $(basename "$t")"
-	out=$(CK_FORK=yes timeout 300 "$t" 2>&1)
+	out=$(CK_FORK=yes timeout 300 "$t" </dev/null 2>&1)
 	rc=$?
 	echo "$out" | grep -E '^[0-9]+%:|:[EF]:' || true
 	line=$(echo "$out" | grep -E '^[0-9]+%: Checks: ' | tail -1)
@@ -47,7 +47,7 @@ for t in tests/integration/*.sh $(cat tests/slow.list 2>/dev/null); do
 	echo "== integration: $(basename "$t")"
 	log=$(mktemp)
 	t0=$(date +%s)
-	timeout 1800 bash "$t" >"$log" 2>&1
+	timeout 1800 bash "$t" </dev/null >"$log" 2>&1
 	rc=$?
 	cat "$log"
 	echo "== $(basename "$t"): $(($(date +%s) - t0)) s"
