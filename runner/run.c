@@ -90,11 +90,27 @@ static int open_workspace(const struct al_run_spec *s, char *path, size_t pathsz
 			return al_err_wrap(err, "workspace parent");
 		*slash = '/';
 	}
-	if (mkdir(path, 0700) == 0) {
-		if (chown(path, s->uid, s->gid) < 0)
-			return al_err_set(err, errno, "chown workspace %s", path);
-	} else if (errno != EEXIST) {
-		return al_err_set(err, errno, "create workspace %s", path);
+	/* A new workspace appears whole: made under a temporary name, given to
+	 * the run's uid, then renamed into place without replacing anything
+	 * (two first runs of one identity race here; the loser uses the
+	 * winner's). */
+	if (access(path, F_OK) < 0) {
+		char tmp[PATH_MAX];
+		if (snprintf(tmp, sizeof(tmp), "%s.new-%d", path, (int)getpid()) >= (int)sizeof(tmp))
+			return al_err_set(err, ENAMETOOLONG, "workspace %s", path);
+		if (mkdir(tmp, 0700) < 0)
+			return al_err_set(err, errno, "create workspace %s", tmp);
+		if (chown(tmp, s->uid, s->gid) < 0) {
+			al_err_set(err, errno, "chown workspace %s", tmp);
+			rmdir(tmp);
+			return -1;
+		}
+		if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) < 0) {
+			int e = errno;
+			rmdir(tmp);
+			if (e != EEXIST)
+				return al_err_set(err, e, "create workspace %s", path);
+		}
 	}
 	int fd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)

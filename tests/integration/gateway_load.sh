@@ -93,7 +93,8 @@ echo "first 100: $first; next 1900: $rest; rss after 100: ${rss1} kB, after 2000
 ok=$($PY -c 'import json,sys
 a = json.loads(sys.argv[1])["counts"]; b = json.loads(sys.argv[2])["counts"]
 print(int(a == {"200": 100} and b == {"200": 1900}))' "$first" "$rest")
-[ "$ok" = 1 ] && pass load-all-200 || fail load-all-200 "first $first; rest $rest"
+[ "$ok" = 1 ] && pass load-all-200 ||
+	fail load-all-200 "first $first; rest $rest; gateway log: $(grep -iv 'listening\|ready' "$T/log" | head -5)"
 
 n=$(grep -c '"event":"exec"' "$T/audit.jsonl")
 [ "$n" = 2000 ] && pass load-exactly-2000-exec-records || fail load-exactly-2000-exec-records "$n records"

@@ -74,3 +74,16 @@ expect code-exit-builtin 7 run --profile python_sandbox --code 'exit(7)'
 expect_out code-main-and-dist-packages '^__main__ True$' run --profile python_sandbox --code 'import sys; print(__name__, "/usr/lib/python3/dist-packages" in sys.path)'
 expect_out code-traceback-own-lines '^  File "<string>", line 2, in <module>' run --profile python_sandbox --code 'x = 1
 raise ValueError("boom")'
+
+# Concurrent first runs of one identity: the workspace appears whole (made
+# under a temporary name, chowned, renamed without replacing), so none of
+# them sees a half-made workspace owned by root.
+bad=0
+for round in $(seq 10); do
+	for k in 1 2 3 4 5 6; do run --profile command_default --identity "race$round" -- /bin/true 2>>"$TMPBASE/race.err" & done
+	wait
+done
+[ ! -s "$TMPBASE/race.err" ] && pass workspace-creation-race ||
+	fail workspace-creation-race "$(head -2 "$TMPBASE/race.err")"
+leftover=$(find "$WS" -maxdepth 1 -name '*.new-*' | head -1)
+[ -z "$leftover" ] && pass workspace-no-temporary-left || fail workspace-no-temporary-left "$leftover"
