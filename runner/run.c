@@ -447,6 +447,12 @@ int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
 		close(status_p[0]);
 		if (nsock[0] >= 0)
 			close(nsock[0]);
+		/* The supervisor's ends: a write end of the program's stdin kept
+		 * open here would deny it EOF forever. */
+		int *mine[] = {&in_p[1], &out_p[0], &err_p[0], &sig_fd};
+		for (size_t i = 0; i < sizeof(mine) / sizeof(mine[0]); i++)
+			if (*mine[i] >= 0)
+				close(*mine[i]);
 		al_child_init(&c);
 	}
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);

@@ -21,6 +21,7 @@ cleanup() {
 		wait "$p" 2>/dev/null
 	done
 	[ -n "$HBIN" ] && rm -rf "$HBIN"
+	outside_host_down
 	rm -rf "$TMPBASE"
 }
 trap cleanup EXIT

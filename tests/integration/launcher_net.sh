@@ -6,10 +6,10 @@
 # AGENTLAUNCH_SERVICE_<PORT>).  Not reachable: a host service bound to
 # 0.0.0.0 / :: through any host address (every address `ip -o addr` lists),
 # other loopback services, the relay address's other ports, the outside
-# (192.0.2.1, TEST-NET).  Each "unreachable" check is run bare too and
-# succeeds there (the listener answers, the datagram has a route).
+# (a listener in a network namespace of the test's own, 198.18.x).  Each
+# "unreachable" check is run bare too and succeeds there.
 # Targets: 127.0.0.0/8, the host's own addresses, the launch's namespaces,
-# 192.0.2.1.
+# the test's outside namespace.
 . "$(dirname "$0")/launcher_common.sh"
 need_root launcher_net
 la_prereq
@@ -93,9 +93,16 @@ done
 expect_la "relay address: no other port open (22)" BLOCKED -- connect-to "$HUB:22"
 
 # --- outside, DNS ------------------------------------------------------------------------
-expect_la "outside 192.0.2.1:80 unreachable (no default route)" BLOCKED:ENETUNREACH -- connect-to 192.0.2.1:80
-expect_la "outside: no route for UDP either" BLOCKED:ENETUNREACH -- udp 192.0.2.1 53
-expect_bare "bare-udp 192.0.2.1 53 (the host has a route)" OK -- udp 192.0.2.1 53
+# The outside: a listener in a namespace of the test's own (tests/lib.sh),
+# which the host reaches and the agent must not.
+if outside_host_up; then
+	expect_la "outside $OUTSIDE_IP:$OUTSIDE_PORT unreachable (no default route)" BLOCKED:ENETUNREACH -- connect-to "$OUTSIDE_IP:$OUTSIDE_PORT"
+	expect_bare "bare-connect $OUTSIDE_IP:$OUTSIDE_PORT (the host has a route)" OK -- connect-to "$OUTSIDE_IP:$OUTSIDE_PORT"
+	expect_la "outside: no route for UDP either" BLOCKED:ENETUNREACH -- udp "$OUTSIDE_IP" 53
+else
+	fail "outside host" "cannot create the test's outside network namespace"
+fi
+outside_host_down
 ns=$(awk '$1 == "nameserver" {print $2; exit}' /etc/resolv.conf)
 if [ -n "$ns" ]; then
 	case "$ns" in *:*) nsp="[$ns]" ;; *) nsp=$ns ;; esac

@@ -94,7 +94,13 @@ for a in $(ip -o -4 addr show | awk '{print $4}' | cut -d/ -f1); do
 	expect_ul "0.0.0.0 listener unreachable via $a" BLOCKED -- connect-to "$a:$ANYP"
 	expect_bare "bare-connect $a:$ANYP as 65534" OK "${AS_NOBODY[@]}" -- connect-to "$a:$ANYP"
 done
-expect_ul "outside unreachable" BLOCKED:ENETUNREACH -- connect-to 192.0.2.1:80
+if outside_host_up; then
+	expect_ul "outside unreachable" BLOCKED:ENETUNREACH -- connect-to "$OUTSIDE_IP:$OUTSIDE_PORT"
+	expect_bare "bare-connect to the outside host" OK -- connect-to "$OUTSIDE_IP:$OUTSIDE_PORT"
+else
+	fail "outside host" "cannot create the test's outside network namespace"
+fi
+outside_host_down
 
 # lifecycle
 OUT=$(ul -- /bin/sh -c 'exit 9' 2>&1 </dev/null)

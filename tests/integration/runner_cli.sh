@@ -37,6 +37,9 @@ want="cpu_time_ms,exit_code,layers,oom_killed,peak_mem_mb,run_id,signal,stderr,s
 
 out=$(printf 'from stdin' | run --profile command_default --json -- /bin/cat)
 [ "$(json_get "$out" stdout)" = "from stdin" ] && pass stdin-passed-in || fail stdin-passed-in "$out"
+# ... and closed after it: cat sees EOF at once instead of waiting for the timeout.
+[ "$(json_get "$out" timed_out)" = false ] && [ "$(json_get "$out" wall_time_ms)" -lt 5000 ] &&
+	pass stdin-then-eof || fail stdin-then-eof "$out"
 
 code='print(6*7)'
 out=$(run --profile python_sandbox --json --code "$code")
