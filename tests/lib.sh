@@ -37,6 +37,16 @@ json_get() {
 	/usr/bin/python3 -c 'import json,sys; v=json.loads(sys.argv[1]).get(sys.argv[2]); print(json.dumps(v) if not isinstance(v,str) else v)' "$1" "$2"
 }
 
+# private_helper: copy $HELPER into a fresh world-readable directory under
+# /var/tmp (a path under /tmp or /work would be hidden by the sandbox's own
+# /tmp and workspace mounts) and set HBIN (the directory, the caller removes
+# it) and H (the helper's path there).
+private_helper() {
+	HBIN=$(mktemp -d /var/tmp/al-helper.XXXXXX) || return 1
+	chmod 0755 "$HBIN" && cp "$HELPER" "$HBIN/al-helper" && chmod 0755 "$HBIN/al-helper" || return 1
+	H=$HBIN/al-helper
+}
+
 need_root() {
 	if [ "$(id -u)" -ne 0 ]; then
 		fail "${1:-root}" "these tests need root"

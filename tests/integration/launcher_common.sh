@@ -35,11 +35,10 @@ la_prereq() {
 		fail prerequisites "missing:$missing"
 		exit 0
 	fi
-	HBIN=$(mktemp -d /var/tmp/al-helper.XXXXXX)
-	chmod 0755 "$HBIN"
-	cp "$HELPER" "$HBIN/al-helper"
-	chmod 0755 "$HBIN/al-helper"
-	H=$HBIN/al-helper
+	private_helper || {
+		fail prerequisites "cannot copy al-helper to /var/tmp"
+		exit 0
+	}
 	WD=$TMPBASE/wd
 	mkdir -p "$WD"
 	chmod 0777 "$WD"

@@ -41,11 +41,10 @@ if [ -n "$missing" ]; then
 	exit 0
 fi
 
-HBIN=$(mktemp -d /var/tmp/al-helper.XXXXXX)
-chmod 0755 "$HBIN"
-cp "$HELPER" "$HBIN/al-helper"
-chmod 0755 "$HBIN/al-helper"
-H=$HBIN/al-helper
+if ! private_helper; then
+	fail prerequisites "cannot copy al-helper to /var/tmp"
+	exit 0
+fi
 mkdir -p "$TMPBASE/ws"
 chmod 0755 "$TMPBASE/ws"
 TPOL=$TMPBASE/policy.json
