@@ -364,8 +364,10 @@ int gw_serve(const struct gw_config *cfg)
 		nf.rlim_cur = nf.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &nf);
 	}
-	/* everything OpenSSL reads from disk, read now: the front end cannot */
-	OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG | OPENSSL_INIT_LOAD_SSL_STRINGS, NULL);
+	/* everything OpenSSL reads from disk, read now: the front end cannot.
+	 * Without TLS OpenSSL is not used at all (idle RSS). */
+	if (cfg->tls_cert)
+		OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG | OPENSSL_INIT_LOAD_SSL_STRINGS, NULL);
 
 	if (strcmp(cfg->audit_file, GW_DEFAULT_AUDIT) == 0 &&
 	    al_mkdir_p("/var/log/agentlaunch", 0750, &err) < 0)

@@ -150,6 +150,26 @@ expect_out "agentlaunch@: denied spawn recorded as sandbox_violation" '"event":"
 expect "agentlaunch@: its audit log verifies" 0 gx /usr/local/bin/agentgw --verify-audit /var/log/agentlaunch/agent-probe.jsonl
 left=$(gx sh -c 'ls /run/agentlaunch/launch 2>/dev/null; ip netns list 2>/dev/null')
 if [ -z "$left" ]; then pass "agentlaunch@: nothing left after the agent exited"; else fail "agentlaunch@: leftovers" "$left"; fi
+# The mock agent suite (tests/mock_agent), each agent as agentlaunch@mock-NAME
+# through tests/deploy/mock_unit.sh: every escape check and the audit
+# cross-check must pass in the installed system, as on the host.
+t=$(date +%s)
+out=$(gx /src/tests/mock_agent/run.sh --bin /usr/local/bin --agents "c py" \
+	--launcher /src/tests/deploy/mock_unit.sh --tmp /var/lib/agentlaunch/agents/al-mock 2>&1)
+rc=$?
+echo "$out" | sed 's/^/  | /'
+sum=$(echo "$out" | tail -1)
+if [ $rc -eq 0 ] && echo "$sum" | grep -qE '^[0-9]+ passed, 0 failed$' && [ "${sum%% *}" -ge 100 ]; then
+	pass "agentlaunch@: the mock agent suite passes as services ($sum, $(($(date +%s) - t)) s)"
+else
+	fail "agentlaunch@: the mock agent suite" "rc $rc: $sum ($(($(date +%s) - t)) s)"
+fi
+for row in seccomp/py.subprocess.run seccomp/c.exec-i386-int80 network/py.tcp-outside-netns filesystem/c.read-other-home audit/audit.c.chain-verifies audit/audit.py.chain-verifies audit/audit.py.own-exec-allowed; do
+	expect_out "agentlaunch@: mock suite row $row passed" "^PASS [a-z]* *${row#*/} " echo "$out"
+done
+expect_out "agentlaunch@: the mock suite skipped nothing" '^\(0 skipped\)$' echo "$out"
+left=$(gx sh -c 'ls /etc/agentlaunch/agents/mock-* /run/systemd/system/agentlaunch@mock-* /var/lib/agentlaunch/agents/al-mock* 2>/dev/null; systemctl list-units --all --plain --no-legend "agentlaunch@mock-*"')
+if [ -z "$left" ]; then pass "agentlaunch@: the mock suite left no units, configs or files"; else fail "agentlaunch@: mock suite leftovers" "$left"; fi
 # a stop while the agent runs: the launcher forwards SIGTERM (needs CAP_KILL)
 printf 'import time\ntime.sleep(300)\n' | gx tee /opt/probe/sleeper.py >/dev/null
 printf 'AGENT="/usr/bin/python3 /opt/probe/sleeper.py"\n' | gx tee /etc/agentlaunch/agents/sleeper.conf >/dev/null

@@ -57,7 +57,9 @@ NAMES=()
 
 cleanup() {
 	local n d
-	for n in "${NAMES[@]+"${NAMES[@]}"}"; do "${P[@]}" rm -f -t 2 "$n" >/dev/null 2>&1; done
+	for n in "${NAMES[@]+"${NAMES[@]}"}" $("${P[@]}" ps -aq --filter name=altest-mock 2>/dev/null); do
+		"${P[@]}" rm -f -t 2 "$n" >/dev/null 2>&1
+	done
 	"${P[@]}" container cleanup --all >/dev/null 2>&1
 	# podman's overlay driver bind-mounts its storage and runroot on themselves
 	findmnt -rn -o TARGET | grep -E "^($CACHE/podman|$RUNROOT)" | sort -r |
@@ -120,6 +122,29 @@ prun altest-st-$$ --cap-add SYS_ADMIN --cap-add NET_ADMIN -v "$TMPBASE/agent:/ag
 	"$IMAGE" /usr/bin/python3 -c 'import sys; sys.exit(7)' >/dev/null 2>&1
 rc=$?
 expect "container: exits with the agent's status" 0 test $rc -eq 7
+
+# ---- the mock agent suite as the container's command ----------------------------------
+# Each mock agent (tests/mock_agent) is the command of a container of the
+# image; tests/deploy/mock_container.sh is the hook.  Every escape check and
+# the audit cross-check must pass, as on the host.
+t=$(date +%s)
+out=$(MOCK_PODMAN="${P[*]}" MOCK_IMAGE=$IMAGE MOCK_CGROUP_PARENT=/$CGP \
+	"$TOP/tests/mock_agent/run.sh" --agents "c py" --launcher "$DEPLOY_DIR/mock_container.sh" \
+	--tmp /var/tmp/al-mock-podman 2>&1)
+rc=$?
+echo "$out" | sed 's/^/  | /'
+sum=$(echo "$out" | tail -1)
+if [ $rc -eq 0 ] && echo "$sum" | grep -qE '^[0-9]+ passed, 0 failed$' && [ "${sum%% *}" -ge 100 ]; then
+	pass "container: the mock agent suite passes as the container's command ($sum, $(($(date +%s) - t)) s)"
+else
+	fail "container: the mock agent suite" "rc $rc: $sum ($(($(date +%s) - t)) s)"
+fi
+for row in seccomp/py.subprocess.run seccomp/c.exec-i386-int80 network/c.host-port-127.0.0.1 network/py.tcp-outside-netns filesystem/c.read-other-home audit/audit.c.chain-verifies audit/audit.py.chain-verifies audit/audit.py.own-exec-allowed; do
+	expect_out "container: mock suite row $row passed" "^PASS [a-z]* *${row#*/} " echo "$out"
+done
+expect_out "container: the mock suite skipped nothing" '^\(0 skipped\)$' echo "$out"
+left=$(ls -d /var/tmp/al-mock-podman.* 2>/dev/null; "${P[@]}" ps -aq --filter name=altest-mock 2>/dev/null)
+if [ -z "$left" ]; then pass "container: the mock suite left no containers or files"; else fail "container: mock suite leftovers" "$left"; fi
 
 # ---- refuses without the capabilities, runs nothing -----------------------------------
 rm -f "$TMPBASE/work/result.json" "$TMPBASE/work/starts"

@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -179,8 +180,26 @@ def c_ctypes_fork(i):
     return OPEN, f"raw fork syscall made child {pid}"
 
 
+def launcher_pid():
+    """MOCK_LAUNCHER_PID, or with "@FILE" the pid a deployment test's hook
+    writes to FILE once it knows it (waits up to 20 s)."""
+    v = env("MOCK_LAUNCHER_PID")
+    if not v.startswith("@"):
+        return int(v)
+    for _ in range(200):
+        try:
+            with open(v[1:]) as f:
+                t = f.read().strip()
+            if t:
+                return int(t)
+        except FileNotFoundError:
+            pass
+        time.sleep(0.1)
+    raise Skip(f"{v[1:]}: no launcher pid after 20 s")
+
+
 def c_kill_launcher(i):
-    pid = int(env("MOCK_LAUNCHER_PID"))
+    pid = launcher_pid()
     try:
         os.kill(pid, 0)
         return OPEN, f"os.kill({pid}, 0) succeeded: the launcher can be signalled"

@@ -3,6 +3,7 @@
 # a PASS/FAIL table a security reviewer can read (tests/mock_agent/README.md).
 #
 #   run.sh [--bare] [--policy FILE] [--bin DIR] [--agents "c py node"] [--keep]
+#          [--launcher HOOK] [--tmp DIR]
 #
 # Confined (default): each agent runs as
 #   agentlaunch --policy FILE --allow-service 127.0.0.1:SPORT --audit AUDIT \
@@ -20,6 +21,21 @@
 # (another user's home with a secret); a sentinel process; with --bare an
 # agentgw on 127.0.0.1.  Only 127.0.0.0/8 and its own namespace are targets.
 #
+# --launcher HOOK runs each agent the way a deployment runs it (a systemd
+# unit, a container: tests/deploy/) instead of calling agentlaunch here:
+#   HOOK NAME OUTFILE AUDITFILE -- AGENT [ARGS...]
+# with the MOCK_* variables exported and MOCK_WORKDIR (the agent's prepared
+# writable directory).  The hook runs AGENT confined, as identity mock-NAME,
+# in MOCK_WORKDIR, allowed to reach 127.0.0.1:$MOCK_SERVICE_PORT; writes
+# its stdout to OUTFILE and stderr to OUTFILE.err; copies the audit log of
+# the run (whole, as the chain needs it) to AUDITFILE and its key to
+# AUDITFILE.key; exits with the
+# agent's status.  MOCK_LAUNCHER_PID may be "@FILE" (a file in the agent's
+# workdir the hook fills with the launcher's pid once it knows it).
+# --tmp DIR keeps every file of the run (agents, workdirs, logs) under DIR
+# (created; default a new directory in /tmp), for hooks whose agent cannot
+# see /tmp (a unit with PrivateTmp=).
+#
 # Exit status: 0 when every check passed, 1 when one failed, 2 on a usage
 # or setup error.  The last line is "N passed, N failed".
 set -u
@@ -30,6 +46,8 @@ POLICY=$TOP/policy/default.json
 BIN=${AL_BIN:-$TOP/build/bin}
 AGENTS="c py node"
 KEEP=0
+HOOK=""
+TMPDIR_ARG=""
 PY=/usr/bin/python3
 AGENT_USER=65534:65534
 
@@ -49,6 +67,8 @@ while [ $# -gt 0 ]; do
 	--bin) BIN=${2:?--bin DIR}; shift ;;
 	--agents) AGENTS=${2:?--agents LIST}; shift ;;
 	--keep) KEEP=1 ;;
+	--launcher) HOOK=${2:?--launcher HOOK}; shift ;;
+	--tmp) TMPDIR_ARG=${2:?--tmp DIR}; shift ;;
 	-h | --help) usage ;;
 	*) echo "run.sh: unknown argument '$1'" >&2; usage ;;
 	esac
@@ -61,7 +81,10 @@ BIN=$(realpath "$BIN") || die "binary directory not found: build first (make), o
 for b in agentgw agentrun; do
 	[ -x "$BIN/$b" ] || die "$BIN/$b is missing: build first (make)"
 done
-if [ "$MODE" = confined ] && [ ! -x "$BIN/agentlaunch" ]; then
+if [ -n "$HOOK" ]; then
+	[ "$MODE" = confined ] || die "--launcher and --bare exclude each other"
+	HOOK=$(realpath "$HOOK") && [ -x "$HOOK" ] || die "--launcher: not an executable: $HOOK"
+elif [ "$MODE" = confined ] && [ ! -x "$BIN/agentlaunch" ]; then
 	die "$BIN/agentlaunch is missing: build first (make); --bare runs without it"
 fi
 [ -x "$PY" ] || die "$PY is missing (apt-get install python3)"
@@ -74,7 +97,12 @@ for n in node nodejs; do
 	fi
 done
 
-TMP=$(mktemp -d /tmp/al-mock.XXXXXX) || die "mktemp failed"
+if [ -n "$TMPDIR_ARG" ]; then
+	mkdir -p "$(dirname "$TMPDIR_ARG")" || die "cannot create $(dirname "$TMPDIR_ARG")"
+	TMP=$(mktemp -d "$TMPDIR_ARG.XXXXXX") || die "mktemp $TMPDIR_ARG.XXXXXX failed"
+else
+	TMP=$(mktemp -d /tmp/al-mock.XXXXXX) || die "mktemp failed"
+fi
 chmod 0755 "$TMP"
 NS=al-outside-$$
 VETH=alo$$
@@ -123,6 +151,7 @@ if [[ " $AGENTS " == *" c "* ]]; then
 	C_AGENT=$BIN/al-mock-c # built by the Makefile when it has the rule
 	if [ ! -x "$C_AGENT" ] || [ "$HERE/c_agent.c" -nt "$C_AGENT" ]; then
 		C_AGENT=$(dirname "$BIN")/mock/c_agent
+		case "$BIN" in "$TOP"/*) ;; *) C_AGENT=$TMP/build/c_agent ;; esac # an installed BIN
 		mkdir -p "$(dirname "$C_AGENT")"
 		if [ ! -x "$C_AGENT" ] || [ "$HERE/c_agent.c" -nt "$C_AGENT" ]; then
 			${CC:-cc} -std=gnu11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -static -pthread \
@@ -133,7 +162,11 @@ if [[ " $AGENTS " == *" c "* ]]; then
 	# Run a copy from a world-readable directory of its own: a clone in
 	# /root (a root user's demo) would otherwise put the agent's path under
 	# /root, which the confined view must keep hidden.
-	CBIN=$(mktemp -d /var/tmp/al-mock-bin.XXXXXX) || die "mktemp failed"
+	if [ -n "$TMPDIR_ARG" ]; then
+		CBIN=$TMP/bin && mkdir "$CBIN" # removed with TMP
+	else
+		CBIN=$(mktemp -d /var/tmp/al-mock-bin.XXXXXX) || die "mktemp failed"
+	fi
 	chmod 0755 "$CBIN"
 	cp "$C_AGENT" "$CBIN/c_agent" && chmod 0755 "$CBIN/c_agent"
 	C_AGENT=$CBIN/c_agent
@@ -228,7 +261,9 @@ launch() {
 	local name=$1 out=$2 wd
 	shift 2
 	wd=$(workdir "$name")
-	if [ "$MODE" = confined ]; then
+	if [ -n "$HOOK" ]; then
+		MOCK_WORKDIR=$wd timeout 300 "$HOOK" "$name" "$out" "$TMP/audit-$name.jsonl" -- "$@" </dev/null
+	elif [ "$MODE" = confined ]; then
 		# $$ of this sh becomes agentlaunch's pid through exec.
 		timeout 300 sh -c 'MOCK_LAUNCHER_PID=$$; export MOCK_LAUNCHER_PID; exec "$@"' sh \
 			"$BIN/agentlaunch" --policy "$POLICY" --allow-service "127.0.0.1:$SPORT" \
@@ -293,24 +328,36 @@ done
 
 # ------------------------------------------------------------- the audit
 if [ "$MODE" = confined ]; then
-	vout=$("$BIN/agentgw" --verify-audit "$AUDIT" 2>&1)
-	if [ $? -eq 0 ]; then
-		printf 'PASS %-10s %-6s %-28s %s\n' audit works audit.chain-verifies "$(echo "$vout" | tail -1)" >>"$RESULTS"
-	else
-		printf 'FAIL %-10s %-6s %-28s %s\n' audit works audit.chain-verifies "$(echo "$vout" | tail -c 300 | tr '\n' ' ')" >>"$RESULTS"
-	fi
-	"$PY" - "$AUDIT" "$ATTEMPTS" "$C_AGENT" "$PY" "$NODE" "$TMP" >>"$RESULTS" <<'EOF'
+	# One log for every agent here; one per agent (its unit's, its
+	# container's) through a hook.
+	AUDITS=("$AUDIT")
+	[ -z "$HOOK" ] || AUDITS=("$TMP"/audit-*.jsonl)
+	for f in "${AUDITS[@]}"; do
+		tag=audit.chain-verifies
+		if [ -n "$HOOK" ]; then
+			tag=$(basename "$f" .jsonl)
+			tag=audit.${tag#audit-}.chain-verifies
+		fi
+		vout=$("$BIN/agentgw" --verify-audit "$f" 2>&1)
+		if [ $? -eq 0 ]; then
+			printf 'PASS %-10s %-6s %-28s %s\n' audit works "$tag" "$(echo "$vout" | tail -1)" >>"$RESULTS"
+		else
+			printf 'FAIL %-10s %-6s %-28s %s\n' audit works "$tag" "$f: $(echo "$vout" | tail -c 300 | tr '\n' ' ')" >>"$RESULTS"
+		fi
+	done
+	"$PY" - "$ATTEMPTS" "$C_AGENT" "$PY" "$NODE" "$TMP" "${AUDITS[@]}" >>"$RESULTS" <<'EOF'
 import json, sys
-audit, attempts, c_agent, py, node, tmp = sys.argv[1:]
+attempts, c_agent, py, node, tmp, *audits = sys.argv[1:]
 viol = []
 try:
-    for line in open(audit):
-        try:
-            r = json.loads(line)
-        except ValueError:
-            continue
-        if r.get("event") == "sandbox_violation":
-            viol.append(r)
+    for audit in audits:
+        for line in open(audit):
+            try:
+                r = json.loads(line)
+            except ValueError:
+                continue
+            if r.get("event") == "sandbox_violation":
+                viol.append(r)
 except OSError as e:
     print(f"FAIL {'audit':<10} {'works':<6} {'audit.readable':<28} {e}")
     sys.exit(0)
