@@ -417,6 +417,9 @@ static void metrics(struct gw_front *f, struct evhttp_request *req, const char *
 	    .connections = (int64_t)f->conns.n,
 	    .uptime_s = (al_now_ms() - f->sh->start_ms) / 1000,
 	    .audit_ok = f->audit_ok,
+	    .warm_runs = f->warm_runs,
+	    .cold_runs = f->cold_runs,
+	    .warm_idle = f->warm_idle,
 	};
 	gw_metrics_request(f->metrics, route, 200); /* counted before rendering */
 	struct evbuffer *b = evbuffer_new();

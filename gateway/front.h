@@ -60,6 +60,7 @@ struct gw_front {
 	size_t pend_cap, pend_used, max_pending;
 	uint32_t free_head; /* UINT32_MAX: none */
 	int64_t active, queued, violations, audit_errors;
+	int64_t warm_runs, cold_runs, warm_idle; /* the warm pool (spawn.h) */
 	bool audit_ok;
 	struct gw_runrec *runs; /* owned ring */
 	size_t runs_cap, runs_next;

@@ -166,4 +166,14 @@ void gw_metrics_render(const struct gw_metrics *m, const struct gw_gauges *g, st
 	    (long long)g->active_runs, (long long)g->queued_runs, (long long)g->violations,
 	    (long long)g->audit_write_errors, g->audit_ok, (long long)g->connections,
 	    (long long)g->uptime_s);
+	evbuffer_add_printf(
+	    out,
+	    "# HELP agentgw_runs_started_total Runs by how their sandbox was made: warm "
+	    "(prepared before the request) or cold.\n"
+	    "# TYPE agentgw_runs_started_total counter\n"
+	    "agentgw_runs_started_total{sandbox=\"warm\"} %lld\n"
+	    "agentgw_runs_started_total{sandbox=\"cold\"} %lld\n"
+	    "# HELP agentgw_warm_sandboxes Prepared sandboxes waiting for a request.\n"
+	    "# TYPE agentgw_warm_sandboxes gauge\nagentgw_warm_sandboxes %lld\n",
+	    (long long)g->warm_runs, (long long)g->cold_runs, (long long)g->warm_idle);
 }

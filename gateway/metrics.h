@@ -9,6 +9,7 @@ struct gw_metrics;
 
 struct gw_gauges {
 	int64_t active_runs, queued_runs, violations, audit_write_errors, connections;
+	int64_t warm_runs, cold_runs, warm_idle;
 	int64_t uptime_s;
 	int audit_ok;
 };

@@ -19,6 +19,7 @@
 #include "../shared/util.h"
 #include "auth.h"
 #include "monitor.h"
+#include "spawn.h"
 #include "serve.h"
 
 #define VIOL_LINE_MAX (64u << 10)
@@ -65,6 +66,9 @@ void gw_monitor_reload(struct gw_mon *m)
 		return;
 	}
 	gw_monitor_send(m, msg);
+	/* warm sandboxes were prepared from the old profiles */
+	if (m->sp)
+		gw_spawner_flush_warm(m->sp);
 	gw_log("policy reloaded from %s: sha256 %s (was %s)", m->cfg->policy_file, np->sha256, old);
 	json_t *r = json_pack("{s:s,s:s,s:s,s:s}", "event", "policy_reload", "result", "loaded",
 			      "previous_sha256", old, "policy_sha256", np->sha256);

@@ -161,11 +161,17 @@ static void send_stats(struct gw_mon *m)
 {
 	if (m->ipc == NULL)
 		return;
-	send_msg(m, json_pack("{s:s,s:I,s:I,s:I,s:I,s:b}", "t", "stats", "active",
+	uint64_t warm = 0, cold = 0;
+	size_t idle = 0;
+	if (m->sp)
+		gw_spawner_pool_stats(m->sp, &warm, &cold, &idle);
+	send_msg(m, json_pack("{s:s,s:I,s:I,s:I,s:I,s:b,s:I,s:I,s:I}", "t", "stats", "active",
 			      (json_int_t)(m->sp ? gw_spawner_active(m->sp) : 0), "queued",
 			      (json_int_t)(m->sp ? gw_spawner_queued(m->sp) : 0), "violations",
 			      (json_int_t)m->violations, "audit_errors",
-			      (json_int_t)m->audit_errors, "audit_ok", !m->audit_broken));
+			      (json_int_t)m->audit_errors, "audit_ok", !m->audit_broken,
+			      "warm_runs", (json_int_t)warm, "cold_runs", (json_int_t)cold,
+			      "warm_idle", (json_int_t)idle));
 }
 
 /* body and meta are stolen. */

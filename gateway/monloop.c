@@ -35,7 +35,7 @@ static void on_grace(evutil_socket_t fd, short what, void *arg)
 {
 	struct gw_mon *m = arg;
 
-	if (gw_spawner_active(m->sp) == 0)
+	if (gw_spawner_active(m->sp) == 0 && gw_spawner_background(m->sp) == 0)
 		return;
 	if (!m->grace_termed) {
 		gw_log("grace period over: stopping %zu run(s) still in progress",
@@ -75,8 +75,9 @@ void gw_monitor_shutdown(struct gw_mon *m, const char *why)
 
 void gw_monitor_check_done(struct gw_mon *m)
 {
+	/* warm runners told to go remove their sandboxes before we exit */
 	if (m->state != MON_DRAIN || m->inflight > 0 || gw_spawner_active(m->sp) > 0 ||
-	    gw_spawner_queued(m->sp) > 0)
+	    gw_spawner_queued(m->sp) > 0 || gw_spawner_background(m->sp) > 0)
 		return;
 	m->state = MON_CLOSING;
 	if (m->ev_grace)

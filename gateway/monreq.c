@@ -153,8 +153,39 @@ static char *dup_bytes(const char *s, size_t n)
 
 /* The spec for agentrun, serialised, after a round trip through the
  * validating parser (so a spec agentrun would refuse is a 400 here). */
+/* The warm pool's key for spec j (see gw_spawner_submit): the same spec
+ * with nothing of the request in it -- a placeholder run id, identity,
+ * argv or code, the profile's own limits, no stdin, env or cwd.  NULL when
+ * it cannot be built (the run then goes to a cold runner). */
+static char *warm_key(json_t *j, const struct al_profile *pr)
+{
+	json_t *k = json_deep_copy(j);
+	struct al_limits unset = {AL_LIMIT_UNSET, AL_LIMIT_UNSET, AL_LIMIT_UNSET,
+				  AL_LIMIT_UNSET, AL_LIMIT_UNSET, AL_LIMIT_UNSET,
+				  AL_LIMIT_UNSET, AL_LIMIT_UNSET, AL_LIMIT_UNSET},
+			 eff;
+	char *out = NULL;
+
+	if (k == NULL)
+		return NULL;
+	al_limits_effective(&pr->limits, &unset, &eff);
+	json_object_set_new(k, "run_id", json_string("r-0"));
+	json_object_set_new(k, "identity", json_string("warm"));
+	json_object_set_new(k, "limits", al_limits_to_json(&eff));
+	json_object_del(k, "stdin");
+	json_object_del(k, "env");
+	json_object_del(k, "cwd");
+	if (json_object_get(k, "code"))
+		json_object_set_new(k, "code", json_string("pass"));
+	else
+		json_object_set_new(k, "argv", json_pack("[s]", "/bin/true"));
+	out = json_dumps(k, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(k);
+	return out;
+}
+
 static char *build_spec(const char *run_id, const char *identity, const struct gw_request *rq,
-			const struct gw_plan *pl, size_t *len, al_err *err)
+			const struct gw_plan *pl, size_t *len, char **key, al_err *err)
 {
 	struct al_run_spec s, check;
 	char *out = NULL;
@@ -209,6 +240,8 @@ static char *build_spec(const char *run_id, const char *identity, const struct g
 			*len = strlen(out);
 		else
 			al_err_set(err, ENOMEM, "spec");
+		if (out && key)
+			*key = warm_key(j, pl->profile);
 	}
 	json_decref(j);
 	goto out;
@@ -315,10 +348,10 @@ void gw_mon_handle_req(struct gw_mon *m, uint64_t id, const char *route, const c
 			why = "failed";
 		}
 	}
-	char *spec = NULL;
+	char *spec = NULL, *key = NULL;
 	size_t spec_len = 0;
 	if (status == 0) {
-		spec = build_spec(run_id, who.identity, &rq, &pl, &spec_len, &err);
+		spec = build_spec(run_id, who.identity, &rq, &pl, &spec_len, &key, &err);
 		if (spec == NULL) {
 			status = 400;
 			gw_apierr_set(&e, 400, "bad_field", "%s", err.msg);
@@ -362,6 +395,7 @@ void gw_mon_handle_req(struct gw_mon *m, uint64_t id, const char *route, const c
 	struct run_ctx *rc = calloc(1, sizeof(*rc));
 	if (rc == NULL) {
 		free(spec);
+		free(key);
 		json_decref(rec);
 		gw_apierr_set(&e, 503, "overloaded", "out of memory");
 		gw_mon_respond_err(m, id, &e, run_id, NULL);
@@ -385,7 +419,7 @@ void gw_mon_handle_req(struct gw_mon *m, uint64_t id, const char *route, const c
 	gw_plan_free(&pl);
 	gw_req_free(&rq);
 	m->inflight++;
-	if (gw_spawner_submit(m->sp, spec, spec_len, dog, run_done, rc) < 0) {
+	if (gw_spawner_submit(m->sp, spec, spec_len, key, dog, run_done, rc) < 0) {
 		struct gw_job_outcome o = {.status = GW_JOB_CANCELLED, .out = "", .exit_code = -1};
 		snprintf(o.msg, sizeof(o.msg), "%s",
 			 m->state == MON_RUN ? "queue full" : "gateway shutting down");

@@ -215,6 +215,9 @@ static void on_msg(json_t *msg, void *arg)
 		f->violations = json_integer_value(json_object_get(msg, "violations"));
 		f->audit_errors = json_integer_value(json_object_get(msg, "audit_errors"));
 		f->audit_ok = json_is_true(json_object_get(msg, "audit_ok"));
+		f->warm_runs = json_integer_value(json_object_get(msg, "warm_runs"));
+		f->cold_runs = json_integer_value(json_object_get(msg, "cold_runs"));
+		f->warm_idle = json_integer_value(json_object_get(msg, "warm_idle"));
 	} else if (strcmp(t, "ready") == 0) {
 		f->ready = true;
 		f->audit_ok = true;

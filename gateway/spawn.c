@@ -22,10 +22,11 @@
 #define MAX_OUTPUT (64u << 20) /* runner result JSON */
 
 struct job {
-	struct job *next; /* queue link */
+	struct job *next; /* queue link; draining list link once answered */
 	struct gw_spawner *s;
 	char *spec; /* owned until started */
 	size_t spec_len;
+	char *key; /* owned: the warm pool's key (a spec standing for the profile), or NULL */
 	int64_t watchdog_ms;
 	gw_job_cb cb;
 	void *arg;
@@ -35,12 +36,36 @@ struct job {
 	char *out;				 /* owned */
 	size_t out_len, out_cap;
 	bool exited, eof, overflow, killed;
+	bool answered; /* cb called at the result's EOF; reaped later (draining) */
 	int wstatus_code, wstatus_val; /* si_code, si_status */
 	int64_t t0;
 };
 
+/* A warm runner: agentrun --warm, its sandbox prepared from key, waiting
+ * for a spec on its pipe. */
+struct warm {
+	struct warm *next;
+	struct gw_spawner *s;
+	char *key;
+	pid_t pid;
+	int pidfd, specw, outfd;
+	struct event *ev_exit;
+	bool closing; /* told to go (EOF), not yet reaped */
+};
+
+#define WARM_PER_KEY 2
+#define WARM_MAX_KEYS 16
+#define WARM_BACKOFF_MS 10000 /* after a warm runner died idle */
+#define WARM_SPEC_MAX 60000   /* larger specs go to a cold runner (the pipe holds 64 KiB) */
+
 struct gw_spawner {
 	struct event_base *base;
+	struct warm *warm; /* idle and closing warm runners */
+	size_t n_warm_live;
+	struct job *draining; /* answered, the runner still tearing its sandbox down */
+	uint64_t n_warm_runs, n_cold_runs;
+	size_t n_draining;
+	int64_t warm_fail_ms;
 	char runner[4096];
 	size_t max_active, max_queue;
 	size_t active, queued;
@@ -107,15 +132,29 @@ static void job_free(struct job *j)
 	if (j->outfd >= 0)
 		close(j->outfd);
 	free(j->spec);
+	free(j->key);
 	free(j->out);
 	free(j);
 }
 
 static void start_next(struct gw_spawner *s);
+static void warm_spawn(struct gw_spawner *s, const char *key);
 
 static void finish(struct job *j, enum gw_job_status st, const char *msg)
 {
 	struct gw_spawner *s = j->s;
+
+	if (j->answered) { /* reaped after the early answer */
+		for (struct job **pp = &s->draining; *pp; pp = &(*pp)->next)
+			if (*pp == j) {
+				*pp = j->next;
+				break;
+			}
+		s->n_draining--;
+		job_free(j);
+		changed(s);
+		return;
+	}
 	struct gw_job_outcome o = {
 	    .status = st,
 	    .out = j->out ? j->out : "",
@@ -139,7 +178,20 @@ static void finish(struct job *j, enum gw_job_status st, const char *msg)
 			s->active--;
 		}
 	j->cb(&o, j->arg);
-	job_free(j);
+	/* the next requests of this kind find sandboxes ready (made after the
+	 * answer: not competing with this run for the CPUs) */
+	if (j->key)
+		for (int i = 0; i < WARM_PER_KEY; i++)
+			warm_spawn(s, j->key);
+	if (st == GW_JOB_EXITED && !j->exited) {
+		/* answered from the result; the exit is still to be reaped */
+		j->answered = true;
+		j->next = s->draining;
+		s->draining = j;
+		s->n_draining++;
+	} else {
+		job_free(j);
+	}
 	start_next(s);
 	changed(s);
 }
@@ -202,8 +254,14 @@ static void on_out(evutil_socket_t fd, short what, void *arg)
 	struct job *j = arg;
 
 	drain_out(j);
-	if (j->eof)
-		event_del(j->ev_out);
+	if (!j->eof)
+		return;
+	event_del(j->ev_out);
+	/* agentrun closes stdout after its one result line, then tears the
+	 * sandbox down: answer now (a runner that dies with nothing written
+	 * is answered from its exit) */
+	if (!j->exited && !j->overflow && j->out_len > 0 && !j->answered)
+		finish(j, GW_JOB_EXITED, NULL);
 }
 
 static void on_exit_ev(evutil_socket_t fd, short what, void *arg)
@@ -225,6 +283,14 @@ static void on_exit_ev(evutil_socket_t fd, short what, void *arg)
 	j->wstatus_val = si.si_status;
 	event_del(j->ev_exit);
 	event_del(j->ev_dog);
+	if (j->answered) {
+		if (j->wstatus_code != CLD_EXITED || j->wstatus_val != 0)
+			gw_log("agentrun pid %d %s %d after its result (tearing the sandbox down)",
+			       (int)j->pid, j->wstatus_code == CLD_EXITED ? "exited with" : "signal",
+			       j->wstatus_val);
+		finish(j, GW_JOB_EXITED, NULL);
+		return;
+	}
 	maybe_done(j);
 }
 
@@ -240,13 +306,14 @@ static void on_dog(evutil_socket_t fd, short what, void *arg)
 
 /* The child between fork and exec: no malloc, no stdio. */
 static __attribute__((noreturn)) void exec_runner(struct gw_spawner *s, pid_t parent, int specfd,
-						  int outw)
+						  int outw, bool warm)
 {
 	static char path_env[] =
 	    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 	char *envp[4] = {path_env, NULL, NULL, NULL};
 	size_t ne = 1;
-	char *argv[] = {(char *)"agentrun", (char *)"--spec-fd", (char *)"3", NULL};
+	char *argv[] = {(char *)"agentrun", (char *)"--spec-fd", (char *)"3",
+			warm ? (char *)"--warm" : NULL, NULL};
 	sigset_t none;
 
 	/* agentrun's cgroup placement under systemd (see shared/cgroup.h) */
@@ -274,6 +341,8 @@ static __attribute__((noreturn)) void exec_runner(struct gw_spawner *s, pid_t pa
 	(void)w;
 	_exit(127);
 }
+
+static int watch(struct job *j, char *why, size_t whyn);
 
 static int start(struct job *j, char *why, size_t whyn)
 {
@@ -308,7 +377,7 @@ static int start(struct job *j, char *why, size_t whyn)
 		return -1;
 	}
 	if (pid == 0)
-		exec_runner(s, parent, specfd, outw);
+		exec_runner(s, parent, specfd, outw, false);
 	j->pid = pid;
 	setpgid(pid, pid); /* also from here: no window where a group kill misses it */
 	j->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -320,6 +389,14 @@ static int start(struct job *j, char *why, size_t whyn)
 		snprintf(why, whyn, "pidfd_open: %s", strerror(errno));
 		return -1;
 	}
+	return watch(j, why, whyn);
+}
+
+static int watch(struct job *j, char *why, size_t whyn)
+{
+	struct gw_spawner *s = j->s;
+	pid_t pid = j->pid;
+
 	j->ev_exit = event_new(s->base, j->pidfd, EV_READ | EV_PERSIST, on_exit_ev, j);
 	j->ev_out = event_new(s->base, j->outfd, EV_READ | EV_PERSIST, on_out, j);
 	j->ev_dog = evtimer_new(s->base, on_dog, j);
@@ -337,6 +414,195 @@ static int start(struct job *j, char *why, size_t whyn)
 	return 0;
 }
 
+/* ---- the warm pool ----------------------------------------------------------------- */
+
+static void warm_free(struct warm *w)
+{
+	struct gw_spawner *s = w->s;
+	for (struct warm **pp = &s->warm; *pp; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	if (w->ev_exit)
+		event_free(w->ev_exit);
+	if (w->pidfd >= 0)
+		close(w->pidfd);
+	if (w->specw >= 0)
+		close(w->specw);
+	if (w->outfd >= 0)
+		close(w->outfd);
+	free(w->key);
+	free(w);
+}
+
+static void on_warm_exit(evutil_socket_t fd, short what, void *arg)
+{
+	struct warm *w = arg;
+	struct gw_spawner *s = w->s;
+	siginfo_t si;
+
+	memset(&si, 0, sizeof(si));
+	if (syscall(SYS_waitid, P_PIDFD, w->pidfd, &si, WEXITED | WNOHANG, NULL) < 0) {
+		if (errno == EINTR || errno == EAGAIN)
+			return;
+	} else if (si.si_pid == 0) {
+		return;
+	}
+	if (!w->closing) {
+		/* died before it was used: say why (its one JSON line), and
+		 * leave requests to cold runners for a while */
+		char buf[600] = "";
+		ssize_t r = read(w->outfd, buf, sizeof(buf) - 1);
+		buf[r > 0 ? r : 0] = '\0';
+		gw_log("a warm runner (pid %d) ended before use (%s %d): %s", (int)w->pid,
+		       si.si_code == CLD_EXITED ? "status" : "signal", si.si_status,
+		       buf[0] ? buf : "no output");
+		s->warm_fail_ms = al_now_ms();
+	}
+	s->n_warm_live--;
+	warm_free(w);
+	changed(s);
+}
+
+static size_t warm_count(struct gw_spawner *s, const char *key, size_t *keys)
+{
+	size_t n = 0, k = 0;
+	for (struct warm *w = s->warm; w; w = w->next) {
+		if (w->closing)
+			continue;
+		if (strcmp(w->key, key) == 0)
+			n++;
+		k++;
+	}
+	if (keys)
+		*keys = k;
+	return n;
+}
+
+/* Start a warm runner for key unless there are enough. */
+static void warm_spawn(struct gw_spawner *s, const char *key)
+{
+	size_t total = 0, klen = strlen(key);
+	int sp[2] = {-1, -1}, op[2] = {-1, -1};
+
+	if (s->stopping || klen + 1 > WARM_SPEC_MAX ||
+	    (s->warm_fail_ms && al_now_ms() - s->warm_fail_ms < WARM_BACKOFF_MS) ||
+	    warm_count(s, key, &total) >= WARM_PER_KEY || total >= WARM_PER_KEY * WARM_MAX_KEYS)
+		return;
+	struct warm *w = calloc(1, sizeof(*w));
+	if (w == NULL || (w->key = strdup(key)) == NULL) {
+		free(w);
+		return;
+	}
+	w->s = s;
+	w->pidfd = w->specw = w->outfd = -1;
+	if (pipe2(sp, O_CLOEXEC) < 0 || pipe2(op, O_CLOEXEC) < 0)
+		goto fail;
+	w->specw = high_fd(sp[1]);
+	w->outfd = high_fd(op[0]);
+	sp[1] = op[0] = -1;
+	sp[0] = high_fd(sp[0]);
+	op[1] = high_fd(op[1]);
+	if (w->specw < 0 || w->outfd < 0 || sp[0] < 0 || op[1] < 0 ||
+	    fcntl(w->outfd, F_SETFL, O_NONBLOCK) < 0 || fcntl(w->specw, F_SETFL, O_NONBLOCK) < 0)
+		goto fail;
+	/* the first line: what to prepare (fits the empty pipe) */
+	if (write(w->specw, key, klen) != (ssize_t)klen || write(w->specw, "\n", 1) != 1)
+		goto fail;
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid < 0)
+		goto fail;
+	if (pid == 0)
+		exec_runner(s, parent, sp[0], op[1], true);
+	w->pid = pid;
+	setpgid(pid, pid);
+	close(sp[0]);
+	close(op[1]);
+	sp[0] = op[1] = -1;
+	w->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (w->pidfd < 0 ||
+	    (w->ev_exit = event_new(s->base, w->pidfd, EV_READ | EV_PERSIST, on_warm_exit, w)) ==
+		NULL ||
+	    event_add(w->ev_exit, NULL) < 0) {
+		kill(-pid, SIGKILL);
+		kill(pid, SIGKILL);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		goto fail;
+	}
+	w->next = s->warm;
+	s->warm = w;
+	s->n_warm_live++;
+	return;
+fail:
+	for (int i = 0; i < 2; i++) {
+		if (sp[i] >= 0)
+			close(sp[i]);
+		if (op[i] >= 0)
+			close(op[i]);
+	}
+	w->ev_exit = NULL;
+	if (w->pidfd >= 0)
+		close(w->pidfd);
+	if (w->specw >= 0)
+		close(w->specw);
+	if (w->outfd >= 0)
+		close(w->outfd);
+	free(w->key);
+	free(w);
+}
+
+/* Hand j's spec to an idle warm runner for j->key: 1 when taken, 0 when
+ * there is none (or it cannot take it; then it is told to go). */
+static int warm_take(struct job *j, char *why, size_t whyn)
+{
+	struct gw_spawner *s = j->s;
+	struct warm *w = NULL;
+
+	if (j->key == NULL || j->spec_len > WARM_SPEC_MAX)
+		return 0;
+	for (struct warm *x = s->warm; x; x = x->next)
+		if (!x->closing && strcmp(x->key, j->key) == 0) {
+			w = x;
+			break;
+		}
+	if (w == NULL)
+		return 0;
+	/* the pipe holds the first line at most: the spec fits */
+	ssize_t r = write(w->specw, j->spec, j->spec_len);
+	if (r != (ssize_t)j->spec_len) {
+		w->closing = true;
+		close(w->specw);
+		w->specw = -1;
+		return 0;
+	}
+	close(w->specw);
+	w->specw = -1;
+	free(j->spec);
+	j->spec = NULL;
+	j->t0 = al_now_ms();
+	j->pid = w->pid;
+	j->pidfd = w->pidfd;
+	j->outfd = w->outfd;
+	w->pidfd = w->outfd = -1;
+	s->n_warm_live--;
+	warm_free(w);
+	return 1;
+}
+
+void gw_spawner_flush_warm(struct gw_spawner *s)
+{
+	for (struct warm *w = s->warm; w; w = w->next)
+		if (!w->closing) {
+			w->closing = true; /* EOF: it removes its sandbox and exits 0 */
+			close(w->specw);
+			w->specw = -1;
+		}
+	s->warm_fail_ms = 0;
+}
+
 static void run_job(struct job *j)
 {
 	struct gw_spawner *s = j->s;
@@ -348,7 +614,15 @@ static void run_job(struct job *j)
 			s->active++;
 			break;
 		}
-	if (start(j, why, sizeof(why)) < 0) {
+	int r = warm_take(j, why, sizeof(why));
+	if (r == 1) {
+		s->n_warm_runs++;
+		r = watch(j, why, sizeof(why));
+	} else {
+		s->n_cold_runs++;
+		r = start(j, why, sizeof(why));
+	}
+	if (r < 0) {
 		gw_log("cannot start agentrun %s: %s", s->runner, why);
 		finish(j, GW_JOB_FAILED, why);
 	}
@@ -373,18 +647,21 @@ static void deferred_start(evutil_socket_t fd, short what, void *arg)
 	start_next(arg);
 }
 
-int gw_spawner_submit(struct gw_spawner *s, char *spec, size_t spec_len, int64_t watchdog_ms,
-		      gw_job_cb cb, void *arg)
+int gw_spawner_submit(struct gw_spawner *s, char *spec, size_t spec_len, char *key,
+		      int64_t watchdog_ms, gw_job_cb cb, void *arg)
 {
 	if (s->stopping || s->active + s->queued >= s->max_active + s->max_queue) {
 		free(spec);
+		free(key);
 		return -1;
 	}
 	struct job *j = calloc(1, sizeof(*j));
 	if (j == NULL) {
 		free(spec);
+		free(key);
 		return -1;
 	}
+	j->key = key;
 	j->s = s;
 	j->spec = spec;
 	j->spec_len = spec_len;
@@ -408,6 +685,22 @@ size_t gw_spawner_active(const struct gw_spawner *s)
 	return s->active;
 }
 
+void gw_spawner_pool_stats(const struct gw_spawner *s, uint64_t *warm_runs, uint64_t *cold_runs,
+			   size_t *idle)
+{
+	size_t n = 0;
+	for (const struct warm *w = s->warm; w; w = w->next)
+		n += !w->closing;
+	*warm_runs = s->n_warm_runs;
+	*cold_runs = s->n_cold_runs;
+	*idle = n;
+}
+
+size_t gw_spawner_background(const struct gw_spawner *s)
+{
+	return s->n_warm_live + s->n_draining;
+}
+
 size_t gw_spawner_queued(const struct gw_spawner *s)
 {
 	return s->queued;
@@ -416,6 +709,7 @@ size_t gw_spawner_queued(const struct gw_spawner *s)
 void gw_spawner_cancel_queued(struct gw_spawner *s, const char *why)
 {
 	s->stopping = true;
+	gw_spawner_flush_warm(s);
 	while (s->qhead) {
 		struct job *j = s->qhead;
 		s->qhead = j->next;
@@ -431,6 +725,16 @@ void gw_spawner_cancel_queued(struct gw_spawner *s, const char *why)
 
 void gw_spawner_kill_all(struct gw_spawner *s, int sig)
 {
+	for (struct job *j = s->draining; j; j = j->next)
+		if (sig == SIGKILL && !j->exited) {
+			kill(-j->pid, SIGKILL);
+			kill(j->pid, SIGKILL);
+		}
+	for (struct warm *w = s->warm; w; w = w->next)
+		if (sig == SIGKILL) {
+			kill(-w->pid, SIGKILL);
+			kill(w->pid, SIGKILL);
+		}
 	for (size_t i = 0; i < s->max_active; i++) {
 		struct job *j = s->running[i];
 		if (j && j->pid > 0 && !j->exited) {
@@ -446,6 +750,25 @@ void gw_spawner_free(struct gw_spawner *s)
 {
 	if (s == NULL)
 		return;
+	while (s->draining) {
+		struct job *j = s->draining;
+		s->draining = j->next;
+		if (!j->exited) {
+			kill(-j->pid, SIGKILL);
+			kill(j->pid, SIGKILL);
+			while (waitpid(j->pid, NULL, 0) < 0 && errno == EINTR)
+				;
+		}
+		job_free(j);
+	}
+	while (s->warm) {
+		struct warm *w = s->warm;
+		kill(-w->pid, SIGKILL);
+		kill(w->pid, SIGKILL);
+		while (waitpid(w->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		warm_free(w);
+	}
 	if (s->devnull >= 0)
 		close(s->devnull);
 	free(s->running);

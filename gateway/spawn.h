@@ -5,7 +5,9 @@
  * in a FIFO of at most max_queue; beyond that submit refuses (503
  * overloaded).  Each runner gets its own process group (terminal signals
  * meant for the gateway do not hit it), PR_SET_PDEATHSIG (it dies with the
- * monitor) and a watchdog (SIGKILL to its group) well past its own timeout. */
+ * monitor) and a watchdog (SIGKILL to its group) well past its own timeout.
+ * A pool of warm runners (sandboxes prepared per profile) takes requests
+ * when it can (gw_spawner_submit). */
 #ifndef GW_SPAWN_H
 #define GW_SPAWN_H
 
@@ -40,11 +42,29 @@ typedef void (*gw_job_cb)(const struct gw_job_outcome *o, void *arg);
 struct gw_spawner *gw_spawner_new(struct event_base *base, const char *runner, size_t max_active,
 				  size_t max_queue, void (*on_change)(void *), void *change_arg,
 				  al_err *err);
-/* Takes ownership of spec (malloc'd JSON).  0: running or queued, cb will
- * be called exactly once, later, from the loop (or from
- * gw_spawner_cancel_queued); -1: the queue is full (spec freed, no cb). */
-int gw_spawner_submit(struct gw_spawner *s, char *spec, size_t spec_len, int64_t watchdog_ms,
-		      gw_job_cb cb, void *arg);
+/* Takes ownership of spec (malloc'd JSON) and key (malloc'd, or NULL).  0:
+ * running or queued, cb will be called exactly once, later, from the loop
+ * (or from gw_spawner_cancel_queued); -1: the queue is full (spec and key
+ * freed, no cb).
+ *
+ * key: a spec that stands for the request's sandbox (profile, uid, code or
+ * command; nothing of the request itself).  A run with a key goes to an
+ * idle warm runner of that key when there is one -- agentrun --warm, whose
+ * sandbox was prepared from key before the request came -- and each such
+ * run starts a warm runner for the next (at most 2 idle per key).  A warm
+ * runner that dies unused stops warming for 10 s; requests then go cold. */
+int gw_spawner_submit(struct gw_spawner *s, char *spec, size_t spec_len, char *key,
+		      int64_t watchdog_ms, gw_job_cb cb, void *arg);
+/* Tell every idle warm runner to go (policy reload, shutdown): each removes
+ * its sandbox and exits. */
+void gw_spawner_flush_warm(struct gw_spawner *s);
+/* Runner processes besides the active runs: warm ones (idle, or told to go
+ * and not yet reaped) and answered ones still removing their sandbox.  The
+ * gateway exits only when there are none. */
+size_t gw_spawner_background(const struct gw_spawner *s);
+/* Runs started in a warm sandbox, in a cold one; idle warm runners now. */
+void gw_spawner_pool_stats(const struct gw_spawner *s, uint64_t *warm_runs, uint64_t *cold_runs,
+			   size_t *idle);
 size_t gw_spawner_active(const struct gw_spawner *s);
 size_t gw_spawner_queued(const struct gw_spawner *s);
 /* Shutdown: complete every queued job as CANCELLED and start no more. */

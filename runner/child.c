@@ -1,10 +1,11 @@
 /* Inside the sandbox: the pid-1 init and the payload.
  *
  * init (pid 1 of the new pid namespace, still root, no untrusted code):
- *   build the root (mounts.c), wait for the supervisor's "go" (it has put
- *   us in the run's cgroup), enter a new cgroup namespace, fork the
- *   payload, then reap until the payload exits and report its wait status
- *   on status_fd.  When init exits the kernel kills everything left in the
+ *   build the root (mounts.c), wait for the supervisor's dispatch (we are
+ *   in the run's cgroup by then; it brings argv, env, limits and the
+ *   workspace), move the workspace in, enter a new cgroup namespace, fork
+ *   the payload, then reap until the payload exits and report its wait
+ *   status on status_fd.  When init exits the kernel kills everything left in the
  *   namespace — that is how background grandchildren die.
  * payload: new session (no controlling terminal), rlimits, drop groups,
  *   uid, gid and every capability, no_new_privs, Landlock, seccomp (last),
@@ -20,7 +21,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -73,9 +77,8 @@ static int apply_landlock(const struct al_child_ctx *c, al_err *err)
 
 static __attribute__((noreturn)) void payload(struct al_child_ctx *c)
 {
-	const struct al_limits *l = &c->spec->limits;
 	al_err err = {0};
-	const char *cwd = c->spec->cwd ? c->spec->cwd : c->spec->profile.fs.cwd;
+	const char *cwd = c->cwd;
 	int listener = -1;
 
 	if (setsid() < 0)
@@ -102,8 +105,8 @@ static __attribute__((noreturn)) void payload(struct al_child_ctx *c)
 		al_err_set(&err, errno, "close_range"), child_fail(c->err_fd, &err);
 	/* Only 0-2 (and the code fd) survive; the error pipe and the notify
 	 * socket are CLOEXEC and needed until exec. */
-	if (set_rlimit(RLIMIT_FSIZE, (rlim_t)l->max_file_mb << 20, "FSIZE", &err) < 0 ||
-	    set_rlimit(RLIMIT_NOFILE, (rlim_t)l->max_open_files, "NOFILE", &err) < 0 ||
+	if (set_rlimit(RLIMIT_FSIZE, (rlim_t)c->max_file_mb << 20, "FSIZE", &err) < 0 ||
+	    set_rlimit(RLIMIT_NOFILE, (rlim_t)c->max_open_files, "NOFILE", &err) < 0 ||
 	    set_rlimit(RLIMIT_CORE, 0, "CORE", &err) < 0)
 		child_fail(c->err_fd, &err);
 	if (chdir(cwd) < 0)
@@ -130,20 +133,80 @@ static __attribute__((noreturn)) void payload(struct al_child_ctx *c)
 	child_fail(c->err_fd, &err);
 }
 
+/* Read the dispatch (run.c: send_dispatch) into c; its tmpfs size.  EOF
+ * on the socket (the supervisor gave up on this sandbox) exits quietly. */
+static void read_dispatch(struct al_child_ctx *c, int *ws_tree, int64_t *tmpfs_mb)
+{
+	al_err err = {0};
+	int fd = -1;
+	struct stat st;
+	struct al_dispatch h;
+
+	if (al_recv_fd(c->sync_fd, &fd, &err) < 0 || fd < 0)
+		_exit(125);
+	if (al_recv_fd(c->sync_fd, ws_tree, &err) < 0 || *ws_tree < 0)
+		_exit(125);
+	close(c->sync_fd);
+	if (fstat(fd, &st) < 0 || (size_t)st.st_size < sizeof(h) || st.st_size > (64 << 20))
+		al_err_set(&err, EINVAL, "bad dispatch"), child_fail(c->err_fd, &err);
+	char *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (m == MAP_FAILED)
+		al_err_set(&err, errno, "map the dispatch"), child_fail(c->err_fd, &err);
+	memcpy(&h, m, sizeof(h));
+	if (h.magic != AL_DISPATCH_MAGIC || h.argc == 0 || h.argc > (1u << 20) ||
+	    h.envc > (1u << 20))
+		al_err_set(&err, EINVAL, "bad dispatch"), child_fail(c->err_fd, &err);
+	char **v = calloc((size_t)h.argc + h.envc + 2, sizeof(char *));
+	if (v == NULL)
+		al_err_set(&err, ENOMEM, "dispatch"), child_fail(c->err_fd, &err);
+	char *q = m + sizeof(h), *end = m + st.st_size;
+	/* argv, NULL, envp, NULL -- then cwd */
+	for (uint32_t i = 0; i < h.argc + h.envc + 1; i++) {
+		char *z = memchr(q, '\0', (size_t)(end - q));
+		if (z == NULL)
+			al_err_set(&err, EINVAL, "bad dispatch"), child_fail(c->err_fd, &err);
+		if (i < h.argc)
+			v[i] = q;
+		else if (i < h.argc + h.envc)
+			v[i + 1] = q;
+		else
+			c->cwd = q;
+		q = z + 1;
+	}
+	c->argv = v;
+	c->envp = v + h.argc + 1;
+	c->uid = h.uid;
+	c->gid = h.gid;
+	c->max_file_mb = h.max_file_mb;
+	c->max_open_files = h.max_open_files;
+	*tmpfs_mb = h.tmpfs_size_mb;
+	if (!h.has_code) { /* a command run in a sandbox prepared for one */
+		if (c->code_fd >= 0)
+			close(c->code_fd);
+		if (c->exec_fd >= 0)
+			close(c->exec_fd);
+		c->code_fd = c->exec_fd = -1;
+	}
+}
+
 void al_child_init(struct al_child_ctx *c)
 {
 	al_err err = {0};
-	char go;
+	int ws_tree = -1;
+	int64_t tmpfs_mb = 0;
 
 	/* The root is built while the supervisor creates the cgroup (the two
-	 * overlap); "go" says we are in it, EOF that the supervisor died. */
+	 * overlap) -- or, for a warm sandbox, long before the request.  The
+	 * dispatch says we are in the group and what to run. */
 	if (sethostname("agentrun", 8) < 0)
 		al_err_set(&err, errno, "sethostname"), child_fail(c->err_fd, &err);
 	if (al_mounts_setup(c, &err) < 0)
 		child_fail(c->err_fd, &err);
-	if (read(c->sync_fd, &go, 1) != 1)
-		_exit(125);
-	close(c->sync_fd);
+	read_dispatch(c, &ws_tree, &tmpfs_mb);
+	if (al_mounts_dispatch(c, ws_tree, tmpfs_mb, &err) < 0)
+		child_fail(c->err_fd, &err);
+	close(ws_tree);
 	if (unshare(CLONE_NEWCGROUP) < 0)
 		al_err_set(&err, errno, "unshare cgroup namespace"), child_fail(c->err_fd, &err);
 

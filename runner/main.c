@@ -5,6 +5,8 @@
  *   agentrun ... --code CODE|-            (code through the profile's interpreter)
  *   agentrun --spec-fd N                  (gateway interface: JSON spec on fd N,
  *                                          one JSON result or error on stdout)
+ *   agentrun --spec-fd N --warm           (the same, with a sandbox prepared from
+ *                                          a first line before the spec comes)
  *
  * This file only turns argv into a run spec; run.c does the work. */
 #include <errno.h>
@@ -12,6 +14,7 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +34,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: agentrun [--policy FILE] --profile NAME [--identity ID] [--timeout S]\n"
 		   "                [--uid UID[:GID]] [--json] -- PROGRAM [ARGS...]\n"
 		   "       agentrun [--policy FILE] --profile NAME ... --code CODE|-\n"
-		   "       agentrun --spec-fd N\n");
+		   "       agentrun --spec-fd N [--warm]\n");
 }
 
 /* The policy used when --policy is absent: $AGENTLAUNCH_POLICY, the
@@ -81,6 +84,22 @@ static __attribute__((noreturn)) void spec_fail(const char *code, const al_err *
 	exit(EXIT_AGENTRUN);
 }
 
+/* Gateway modes: the result goes out the moment it is known, and stdout is
+ * closed, so the gateway answers while the sandbox is being torn down. */
+static void result_early(const struct al_run_result *res, void *arg)
+{
+	bool *printed = arg;
+	json_t *out = al_run_result_to_json(res);
+	if (out && print_json_line(out) == 0)
+		*printed = true;
+	json_decref(out);
+	int nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (nul >= 0) {
+		dup2(nul, STDOUT_FILENO);
+		close(nul);
+	}
+}
+
 static int spec_fd_mode(int fd)
 {
 	al_err err = {0};
@@ -89,7 +108,8 @@ static int spec_fd_mode(int fd)
 	struct al_run_spec spec;
 	struct al_run_result res;
 	enum al_run_failure failure;
-	struct al_run_opts opts = {.stdin_fd = -1};
+	bool printed = false;
+	struct al_run_opts opts = {.stdin_fd = -1, .on_result = result_early, .result_arg = &printed};
 
 	al_run_spec_init(&spec);
 	if (al_read_fd_all(fd, 64u << 20, &buf, &len, &err) < 0)
@@ -106,11 +126,164 @@ static int spec_fd_mode(int fd)
 	json_decref(j);
 	if (al_run(&spec, &opts, &res, &failure, &err) < 0)
 		spec_fail(failure == AL_RUN_UNENFORCEABLE ? "unenforceable" : "runner_error", &err);
-	json_t *out = al_run_result_to_json(&res);
-	print_json_line(out);
-	json_decref(out);
+	if (!printed) {
+		json_t *out = al_run_result_to_json(&res);
+		print_json_line(out);
+		json_decref(out);
+	}
 	al_run_result_free(&res);
 	al_run_spec_free(&spec);
+	return 0;
+}
+
+/* --warm: the spec fd first carries one line, a spec that stands for the
+ * profile (its profile, syscall_profile, uid, gid, code or not, limits);
+ * the sandbox is prepared from it, then the real spec follows up to EOF and
+ * runs in the prepared sandbox.  EOF instead of a spec (the gateway closed
+ * its pool) or SIGTERM: remove the sandbox, exit 0 without output. */
+static json_t *read_json_line(int fd, char **rest, size_t *rest_len, al_err *err)
+{
+	size_t cap = 65536, len = 0;
+	char *buf = malloc(cap);
+
+	for (;;) {
+		char *nl = buf ? memchr(buf, '\n', len) : NULL;
+		if (nl) {
+			json_error_t jerr;
+			json_t *j = json_loadb(buf, (size_t)(nl - buf), JSON_REJECT_DUPLICATES, &jerr);
+			if (j == NULL)
+				al_err_set(err, 0, "warm spec: %s", jerr.text);
+			*rest_len = len - (size_t)(nl + 1 - buf);
+			memmove(buf, nl + 1, *rest_len);
+			*rest = buf;
+			return j;
+		}
+		if (buf == NULL || len == cap) {
+			if (buf == NULL || cap >= (8u << 20)) {
+				free(buf);
+				al_err_set(err, E2BIG, "warm spec: no newline in 8 MiB");
+				return NULL;
+			}
+			char *n = realloc(buf, cap * 2);
+			if (n == NULL) {
+				free(buf);
+				al_err_set(err, ENOMEM, "warm spec");
+				return NULL;
+			}
+			buf = n;
+			cap *= 2;
+		}
+		ssize_t r = read(fd, buf + len, cap - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			free(buf);
+			if (r == 0 && len == 0)
+				exit(0); /* closed before anything came: nothing to do */
+			al_err_set(err, r < 0 ? errno : 0, "warm spec: %s",
+				   r < 0 ? "read failed" : "no newline before EOF");
+			return NULL;
+		}
+		len += (size_t)r;
+	}
+}
+
+static bool same_field(json_t *a, json_t *b, const char *k)
+{
+	json_t *x = json_object_get(a, k), *y = json_object_get(b, k);
+	return (x == NULL && y == NULL) || (x && y && json_equal(x, y));
+}
+
+static int warm_mode(int fd)
+{
+	al_err err = {0};
+	cleanup_free char *rest = NULL, *more = NULL;
+	size_t rest_len = 0, more_len = 0;
+	struct al_run_spec proto, spec;
+	struct al_run_result res;
+	enum al_run_failure failure;
+	bool printed = false;
+	struct al_run_opts opts = {.stdin_fd = -1, .on_result = result_early, .result_arg = &printed};
+	struct al_run_prep *p = NULL;
+
+	al_run_spec_init(&proto);
+	al_run_spec_init(&spec);
+	json_t *pj = read_json_line(fd, &rest, &rest_len, &err);
+	if (pj == NULL || al_run_spec_from_json(pj, &proto, &err) < 0)
+		spec_fail("runner_error", &err);
+	/* The prepared sandbox's cgroup is named by the run id: its own one
+	 * (the gateway's pool keys all look alike). */
+	char wid[40] = "r-";
+	if (al_random_hex(wid + 2, 12, &err) < 0)
+		spec_fail("runner_error", &err);
+	free(proto.run_id);
+	if ((proto.run_id = strdup(wid)) == NULL) {
+		al_err_set(&err, ENOMEM, "warm spec");
+		spec_fail("runner_error", &err);
+	}
+	if (al_run_prepare(&proto, &opts, &p, &failure, &err) < 0)
+		spec_fail(failure == AL_RUN_UNENFORCEABLE ? "unenforceable" : "runner_error", &err);
+	/* Wait for the request (or the end). */
+	struct pollfd pfd[2] = {{fd, POLLIN, 0}, {al_run_prep_sigfd(p), POLLIN, 0}};
+	while (rest_len == 0) {
+		int r = poll(pfd, 2, -1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 || pfd[1].revents) {
+			al_run_abandon(p);
+			return 0;
+		}
+		if (pfd[0].revents)
+			break;
+	}
+	if (al_read_fd_all(fd, 64u << 20, &more, &more_len, &err) < 0) {
+		al_run_abandon(p);
+		spec_fail("runner_error", &err);
+	}
+	close(fd);
+	if (rest_len + more_len == 0) {
+		al_run_abandon(p);
+		return 0;
+	}
+	cleanup_free char *all = malloc(rest_len + more_len + 1);
+	if (all == NULL) {
+		al_run_abandon(p);
+		al_err_set(&err, ENOMEM, "run spec");
+		spec_fail("runner_error", &err);
+	}
+	memcpy(all, rest, rest_len);
+	if (more_len)
+		memcpy(all + rest_len, more, more_len);
+	json_error_t jerr;
+	json_t *j = json_loadb(all, rest_len + more_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (j == NULL) {
+		al_run_abandon(p);
+		al_err_set(&err, 0, "run spec: %s", jerr.text);
+		spec_fail("runner_error", &err);
+	}
+	if (!same_field(pj, j, "profile") || !same_field(pj, j, "syscall_profile") ||
+	    !same_field(pj, j, "uid") || !same_field(pj, j, "gid") ||
+	    (json_object_get(pj, "code") == NULL) != (json_object_get(j, "code") == NULL)) {
+		al_run_abandon(p);
+		al_err_set(&err, EINVAL, "run spec: not the profile this sandbox was prepared for");
+		spec_fail("runner_error", &err);
+	}
+	if (al_run_spec_from_json(j, &spec, &err) < 0) {
+		al_run_abandon(p);
+		spec_fail("runner_error", &err);
+	}
+	json_decref(j);
+	if (al_run_start(p, &spec, &res, &failure, &err) < 0)
+		spec_fail(failure == AL_RUN_UNENFORCEABLE ? "unenforceable" : "runner_error", &err);
+	if (!printed) {
+		json_t *out = al_run_result_to_json(&res);
+		print_json_line(out);
+		json_decref(out);
+	}
+	al_run_result_free(&res);
+	al_run_spec_free(&spec);
+	al_run_spec_free(&proto);
+	json_decref(pj);
 	return 0;
 }
 
@@ -141,10 +314,11 @@ int main(int argc, char **argv)
 	    {"json", no_argument, NULL, 'j'},		{"code", required_argument, NULL, 'c'},
 	    {"uid", required_argument, NULL, 'u'},	{"spec-fd", required_argument, NULL, 'S'},
 	    {"verbose", no_argument, NULL, 'v'},	{"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},	{NULL, 0, NULL, 0}};
+	    {"version", no_argument, NULL, 'V'},	{"warm", no_argument, NULL, 'W'},
+	    {NULL, 0, NULL, 0}};
 	const char *policy_path = NULL, *profile = NULL, *identity = "local", *code = NULL;
 	int64_t timeout = AL_LIMIT_UNSET, spec_fd = -1;
-	bool json_out = false, verbose = false;
+	bool json_out = false, verbose = false, warm = false;
 	uid_t uid = 65534;
 	gid_t gid = 65534;
 	char pbuf[PATH_MAX];
@@ -188,6 +362,9 @@ int main(int argc, char **argv)
 		case 'v':
 			verbose = true;
 			break;
+		case 'W':
+			warm = true;
+			break;
 		case 'V':
 			printf("agentrun %s\n", AL_VERSION);
 			return 0;
@@ -199,8 +376,10 @@ int main(int argc, char **argv)
 			return EXIT_AGENTRUN;
 		}
 	}
+	if (warm && spec_fd < 0)
+		al_bail(EXIT_AGENTRUN, PROG, "--warm needs --spec-fd N");
 	if (spec_fd >= 0)
-		return spec_fd_mode((int)spec_fd);
+		return warm ? warm_mode((int)spec_fd) : spec_fd_mode((int)spec_fd);
 	if (profile == NULL) {
 		usage(stderr);
 		al_bail(EXIT_AGENTRUN, PROG,

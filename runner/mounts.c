@@ -16,6 +16,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <linux/mount.h>
+
 #include "run.h"
 #include "shared/util.h"
 
@@ -166,11 +168,20 @@ static int mask_path(const char *root, const char *p, al_err *err)
 	return bind("/dev/null", dst, RO_FLAGS | MS_NOEXEC, err);
 }
 
+/* p is dir or inside it */
+static bool under(const char *p, const char *dir)
+{
+	size_t n = strlen(dir);
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	return strncmp(p, dir, n) == 0 && (p[n] == '\0' || p[n] == '/');
+}
+
 int al_mounts_setup(const struct al_child_ctx *c, al_err *err)
 {
 	const struct al_profile *pr = &c->spec->profile;
 	const char *root = c->root_dir;
-	char dst[PATH_MAX], src[64];
+	char dst[PATH_MAX];
 
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return al_err_set(err, errno, "make / private");
@@ -192,30 +203,15 @@ int al_mounts_setup(const struct al_child_ctx *c, al_err *err)
 				MS_NOSUID | MS_NODEV | MS_NOEXEC, err) < 0)
 			return -1;
 	}
-	/* The workspace: re-opened here without following symlinks (an fd
-	 * from the supervisor's mount namespace cannot be bound in ours) and
-	 * checked to be the directory the supervisor created; bound through
-	 * that fd so nothing can be swapped in between. */
-	int ws = open(c->workspace, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	struct stat wst;
-	if (ws < 0 || fstat(ws, &wst) < 0)
-		return al_err_set(err, errno, "open workspace %s", c->workspace);
-	if (wst.st_dev != c->workspace_dev || wst.st_ino != c->workspace_ino) {
-		close(ws);
-		return al_err_set(err, EPERM, "workspace %s was replaced during setup",
-				  c->workspace);
-	}
+	/* The workspace's mount point; the workspace itself is moved in at
+	 * dispatch (al_mounts_dispatch), as a detached mount made by the
+	 * supervisor from an fd it checked. */
 	if (joinpath(dst, sizeof(dst), root, pr->fs.cwd) < 0)
 		return al_err_set(err, ENAMETOOLONG, "%s", pr->fs.cwd);
-	snprintf(src, sizeof(src), "/proc/self/fd/%d", ws);
-	int r = al_make_mountpoint(dst, true, err);
-	if (r == 0)
-		r = bind(src, dst, MS_NOSUID | MS_NODEV | MS_NOEXEC, err);
-	close(ws);
-	if (r < 0)
+	if (al_make_mountpoint(dst, true, err) < 0)
 		return al_err_wrap(err, "workspace");
 	for (size_t i = 0; i < pr->fs.deny.n; i++)
-		if (mask_path(root, pr->fs.deny.v[i], err) < 0)
+		if (!under(pr->fs.deny.v[i], pr->fs.cwd) && mask_path(root, pr->fs.deny.v[i], err) < 0)
 			return -1;
 
 	if (chdir(root) < 0)
@@ -228,5 +224,26 @@ int al_mounts_setup(const struct al_child_ctx *c, al_err *err)
 		return al_err_set(err, errno, "chdir /");
 	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
 		return al_err_set(err, errno, "remount / read-only");
+	return 0;
+}
+
+int al_mounts_dispatch(const struct al_child_ctx *c, int ws_tree, int64_t tmpfs_size_mb,
+		       al_err *err)
+{
+	const struct al_profile *pr = &c->spec->profile;
+
+	if (syscall(SYS_move_mount, ws_tree, "", AT_FDCWD, pr->fs.cwd, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return al_err_set(err, errno, "workspace: move_mount onto %s", pr->fs.cwd);
+	for (size_t i = 0; i < pr->fs.deny.n; i++)
+		if (under(pr->fs.deny.v[i], pr->fs.cwd) && mask_path("", pr->fs.deny.v[i], err) < 0)
+			return -1;
+	if (tmpfs_size_mb != c->spec->limits.tmpfs_size_mb) {
+		char opts[64];
+		snprintf(opts, sizeof(opts), "size=%lldm", (long long)tmpfs_size_mb);
+		for (size_t i = 0; i < pr->fs.tmpfs.n; i++)
+			if (mount(NULL, pr->fs.tmpfs.v[i], NULL,
+				  MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) < 0)
+				return al_err_set(err, errno, "resize tmpfs %s", pr->fs.tmpfs.v[i]);
+	}
 	return 0;
 }

@@ -1,11 +1,16 @@
 /* The supervisor of one run (agentrun's own process, root).
  *
- * Order: check what the host can enforce (fail closed), prepare everything
- * that allocates (filter, argv, env, workspace, cgroup), clone the sandbox's
- * init into fresh mount/pid/net/ipc/uts namespaces, put it in the run's
- * cgroup, say "go", then capture output, feed stdin, answer the seccomp
- * listener, enforce the wall-clock timeout — all in one poll loop — and
- * finally collect the cgroup's numbers and remove every trace. */
+ * Two steps.  al_run_prepare needs only the profile: check what the host
+ * can enforce (fail closed), load the filter, clone the sandbox's init into
+ * fresh mount/pid/net/ipc/uts namespaces (it builds the root and waits),
+ * put it in a new cgroup with the profile's limits.  al_run_start takes the
+ * request: workspace (a detached mount moved into the waiting root), the
+ * request's limits, code, argv and env go to the init in one dispatch; then
+ * capture output, feed stdin, answer the seccomp listener, enforce the
+ * wall-clock timeout -- all in one poll loop -- and finally collect the
+ * cgroup's numbers and remove every trace.  The CLI does both at once; the
+ * gateway keeps prepared sandboxes warm (agentrun --warm, spawn.c), so a
+ * request pays only for the second step. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -16,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -25,6 +31,7 @@
 #include <unistd.h>
 
 #include <linux/filter.h>
+#include <linux/mount.h>
 #include <linux/sched.h>
 
 #include "run.h"
@@ -247,19 +254,6 @@ static int open_pinned(const struct al_profile *pr, al_err *err)
 	return fd;
 }
 
-static int make_code_fd(const struct al_run_spec *s, al_err *err)
-{
-	int fd = memfd_create("agentrun-code", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (fd < 0)
-		return al_err_set(err, errno, "memfd_create");
-	if (al_write_all(fd, s->code, s->code_len) < 0 || lseek(fd, 0, SEEK_SET) < 0 ||
-	    fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) < 0) {
-		close(fd);
-		return al_err_set(err, errno, "write code to memfd");
-	}
-	return fd;
-}
-
 static int create_cgroup(const struct al_run_spec *spec, const struct al_run_opts *opts,
 			 struct al_cgroup **cg, enum al_run_failure *failure, al_err *err)
 {
@@ -271,127 +265,176 @@ static int create_cgroup(const struct al_run_spec *spec, const struct al_run_opt
 	return 0;
 }
 
-int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
-	   struct al_run_result *res, enum al_run_failure *failure, al_err *err)
-{
+/* Everything of one sandbox between al_run_prepare and the end of
+ * al_run_start / al_run_abandon. */
+struct al_run_prep {
+	const struct al_run_spec *proto; /* borrowed: the profile-level part */
+	const struct al_run_opts *opts;
 	struct al_cg_caps caps;
-	struct al_cgroup *cg = NULL;
-	struct al_bpf bpf = {0};
-	cleanup_strv char **argv = NULL;
-	cleanup_strv char **envp = NULL;
-	cleanup_close int code_fd = -1, pidfd = -1, exec_fd = -1;
-	char ws_path[PATH_MAX];
-	struct stat ws_st;
-	int in_p[2] = {-1, -1}, out_p[2] = {-1, -1}, err_p[2] = {-1, -1};
-	int sync_p[2] = {-1, -1}, errmsg_p[2] = {-1, -1}, status_p[2] = {-1, -1};
-	int nsock[2] = {-1, -1};
-	int listener = -1;
-	pid_t pid = -1;
-	int rc = -1;
-	struct capbuf cout = {0}, cerr = {0};
-	struct al_notify_state nstate = {0};
-	struct violation_sink sink = {res};
-	bool want_listener = spec->profile.deny_spawn_processes;
-	const struct al_limits *l = &spec->limits;
-	char errmsg[AL_ERR_MSG_MAX] = "";
-	size_t errmsg_len = 0, in_off = 0;
-	int wstatus = -1;
-	bool got_status = false, init_exited = false, mask_set = false, attach_after = false;
+	struct al_cgroup *cg;
+	struct al_bpf bpf;
+	struct sock_fprog fprog;
+	int code_fd, exec_fd, pidfd, listener, sig_fd;
+	int in_p[2], out_p[2], err_p[2], sync_sk[2], errmsg_p[2], status_p[2], nsock[2];
+	pid_t pid;
+	bool want_listener, mask_set;
+	int ll_abi;
 	sigset_t oldmask;
-	int sig_fd = -1, stop_sig = 0;
-	int64_t t0 = al_now_us();
+};
 
+static void close_fd(int *fd)
+{
+	if (*fd >= 0) {
+		close(*fd);
+		*fd = -1;
+	}
+}
+
+static void prep_free(struct al_run_prep *p)
+{
+	if (p->pid > 0) {
+		int st;
+		kill(p->pid, SIGKILL);
+		while (waitpid(p->pid, &st, 0) < 0 && errno == EINTR)
+			;
+		p->pid = -1;
+	}
+	if (p->cg) {
+		al_err derr = {0};
+		al_cgroup_kill(p->cg, NULL);
+		if (al_cgroup_destroy(p->cg, &derr) < 0)
+			fprintf(stderr, "agentrun: %s\n", derr.msg);
+		p->cg = NULL;
+	}
+	int *fds[] = {&p->in_p[0],     &p->in_p[1],	&p->out_p[0],	 &p->out_p[1],
+		      &p->err_p[0],    &p->err_p[1],	&p->sync_sk[0],	 &p->sync_sk[1],
+		      &p->errmsg_p[0], &p->errmsg_p[1], &p->status_p[0], &p->status_p[1],
+		      &p->nsock[0],    &p->nsock[1],	&p->listener,	 &p->code_fd,
+		      &p->exec_fd,     &p->pidfd,	&p->sig_fd};
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		close_fd(fds[i]);
+	al_bpf_free(&p->bpf);
+	if (p->mask_set)
+		sigprocmask(SIG_SETMASK, &p->oldmask, NULL);
+	free(p);
+}
+
+void al_run_abandon(struct al_run_prep *p)
+{
+	if (p)
+		prep_free(p);
+}
+
+int al_run_prep_sigfd(const struct al_run_prep *p)
+{
+	return p->sig_fd;
+}
+
+int al_run_prepare(const struct al_run_spec *proto, const struct al_run_opts *opts,
+		   struct al_run_prep **out, enum al_run_failure *failure, al_err *err)
+{
+	struct al_run_prep *p = calloc(1, sizeof(*p));
+	bool attach_after = false;
+
+	*out = NULL;
 	*failure = AL_RUN_ERROR;
 	err->msg[0] = '\0';
-	memset(res, 0, sizeof(*res));
-	snprintf(res->run_id, sizeof(res->run_id), "%s", spec->run_id);
+	if (p == NULL)
+		return al_err_set(err, ENOMEM, "prepare the sandbox");
+	p->proto = proto;
+	p->opts = opts;
+	p->code_fd = p->exec_fd = p->pidfd = p->listener = p->sig_fd = -1;
+	p->pid = -1;
+	int *pairs[] = {p->in_p, p->out_p, p->err_p, p->sync_sk, p->errmsg_p, p->status_p, p->nsock};
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++)
+		pairs[i][0] = pairs[i][1] = -1;
+	p->want_listener = proto->profile.deny_spawn_processes;
 
-	if (geteuid() != 0)
-		return al_err_set(
-		    err, EPERM,
-		    "agentrun must run as root: it creates namespaces, mounts and cgroups "
-		    "(run it through agentgw, or with sudo)");
-	if (strcmp(spec->profile.network ? spec->profile.network : "none", "none") != 0) {
-		*failure = AL_RUN_UNENFORCEABLE;
-		return al_err_set(err, 0, "profile %s: network mode %s is not supported",
-				  spec->profile.name, spec->profile.network);
+	if (geteuid() != 0) {
+		al_err_set(err, EPERM,
+			   "agentrun must run as root: it creates namespaces, mounts and cgroups "
+			   "(run it through agentgw, or with sudo)");
+		goto fail;
 	}
-	if (al_cgroup_probe(&caps, err) < 0) {
+	if (strcmp(proto->profile.network ? proto->profile.network : "none", "none") != 0) {
 		*failure = AL_RUN_UNENFORCEABLE;
-		return -1;
+		al_err_set(err, 0, "profile %s: network mode %s is not supported",
+			   proto->profile.name, proto->profile.network);
+		goto fail;
+	}
+	if (al_cgroup_probe(&p->caps, err) < 0) {
+		*failure = AL_RUN_UNENFORCEABLE;
+		goto fail;
 	}
 	/* Groups left by runners that were killed (SIGKILL, a crash) go now;
 	 * a failure here is reported but does not stop this run. */
 	al_err serr = {0};
 	if (al_cgroup_sweep(opts->cgroup_parent ? opts->cgroup_parent : "agentlaunch", &serr) < 0)
 		fprintf(stderr, "agentrun: sweeping stale cgroups: %s\n", serr.msg);
-	int ll_abi = al_landlock_abi();
+	p->ll_abi = al_landlock_abi();
 
-	unsigned scflags = AL_SC_HARDEN | (want_listener ? AL_SC_SPAWN_LOCK : 0);
-	if (al_seccomp_build_cached(spec->profile.sc, scflags, opts->bpf_cache_dir, &bpf, err) < 0)
-		return al_err_wrap(err, "seccomp filter for profile %s", spec->profile.name);
-	struct sock_fprog fprog = {.len = bpf.len, .filter = bpf.insns};
-
-	argv = build_argv(spec);
-	envp = build_env(spec);
-	if (argv == NULL || envp == NULL) {
-		al_err_set(err, ENOMEM, "prepare argv/env");
-		goto out;
+	unsigned scflags = AL_SC_HARDEN | (p->want_listener ? AL_SC_SPAWN_LOCK : 0);
+	if (al_seccomp_build_cached(proto->profile.sc, scflags, opts->bpf_cache_dir, &p->bpf, err) <
+	    0) {
+		al_err_wrap(err, "seccomp filter for profile %s", proto->profile.name);
+		goto fail;
 	}
-	if (open_workspace(spec, ws_path, sizeof(ws_path), &ws_st, err) < 0)
-		goto out;
-	if (spec->code && (code_fd = make_code_fd(spec, err)) < 0)
-		goto out;
-	if (spec->code)
-		al_sha256_hex(spec->code, spec->code_len, res->code_sha256);
-	if (spec->code && spec->profile.interpreter_sha256 &&
-	    (exec_fd = open_pinned(&spec->profile, err)) < 0) {
-		*failure = AL_RUN_UNENFORCEABLE;
-		goto out;
+	p->fprog = (struct sock_fprog){.len = p->bpf.len, .filter = p->bpf.insns};
+
+	/* A code run's memfd exists from the start (the sandbox inherits it);
+	 * the code is written and sealed at dispatch. */
+	if (proto->code) {
+		p->code_fd = memfd_create("agentrun-code", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+		if (p->code_fd < 0) {
+			al_err_set(err, errno, "memfd_create");
+			goto fail;
+		}
+		if (proto->profile.interpreter_sha256 &&
+		    (p->exec_fd = open_pinned(&proto->profile, err)) < 0) {
+			*failure = AL_RUN_UNENFORCEABLE;
+			goto fail;
+		}
 	}
 	if (al_mkdir_p(ROOT_DIR, 0755, err) < 0)
-		goto out;
+		goto fail;
 
 	/* v2: the group first, the sandbox is born in it (CLONE_INTO_CGROUP).
 	 * v1: clone first and create the group while the child builds its
-	 * root; the child waits for "go" before it forks the payload. */
-	if (caps.version == AL_CG_V2 && create_cgroup(spec, opts, &cg, failure, err) < 0)
-		goto out;
+	 * root; the child waits for the dispatch before it forks the payload. */
+	if (p->caps.version == AL_CG_V2 && create_cgroup(proto, opts, &p->cg, failure, err) < 0)
+		goto fail;
 
-	if (pipe2(sync_p, O_CLOEXEC) < 0 || pipe2(errmsg_p, O_CLOEXEC) < 0 ||
-	    pipe2(status_p, O_CLOEXEC) < 0) {
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, p->sync_sk) < 0 ||
+	    pipe2(p->errmsg_p, O_CLOEXEC) < 0 || pipe2(p->status_p, O_CLOEXEC) < 0) {
 		al_err_set(err, errno, "pipe");
-		goto out;
+		goto fail;
 	}
-	if (!opts->passthrough && (pipe2(in_p, O_CLOEXEC) < 0 || pipe2(out_p, O_CLOEXEC) < 0 ||
-				   pipe2(err_p, O_CLOEXEC) < 0)) {
+	if (!opts->passthrough &&
+	    (pipe2(p->in_p, O_CLOEXEC) < 0 || pipe2(p->out_p, O_CLOEXEC) < 0 ||
+	     pipe2(p->err_p, O_CLOEXEC) < 0)) {
 		al_err_set(err, errno, "pipe");
-		goto out;
+		goto fail;
 	}
-	if (want_listener && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, nsock) < 0) {
+	if (p->want_listener &&
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, p->nsock) < 0) {
 		al_err_set(err, errno, "socketpair");
-		goto out;
+		goto fail;
 	}
 
 	struct al_child_ctx c = {
-	    .spec = spec,
+	    .spec = proto,
 	    .root_dir = ROOT_DIR,
-	    .workspace = ws_path,
-	    .workspace_dev = ws_st.st_dev,
-	    .workspace_ino = ws_st.st_ino,
-	    .sync_fd = sync_p[0],
-	    .err_fd = errmsg_p[1],
-	    .status_fd = status_p[1],
-	    .notify_sock = nsock[1],
-	    .code_fd = code_fd,
-	    .exec_fd = exec_fd,
-	    .filter = &fprog,
-	    .want_listener = want_listener,
-	    .landlock_abi = ll_abi,
-	    .envp = envp,
-	    .argv = argv,
-	    .uid = spec->uid,
-	    .gid = spec->gid,
+	    .sync_fd = p->sync_sk[0],
+	    .err_fd = p->errmsg_p[1],
+	    .status_fd = p->status_p[1],
+	    .notify_sock = p->nsock[1],
+	    .code_fd = p->code_fd,
+	    .exec_fd = p->exec_fd,
+	    .filter = &p->fprog,
+	    .want_listener = p->want_listener,
+	    .landlock_abi = p->ll_abi,
+	    .uid = proto->uid,
+	    .gid = proto->gid,
 	};
 	if (opts->passthrough) {
 		int in = opts->stdin_fd >= 0 ? opts->stdin_fd : STDIN_FILENO;
@@ -399,9 +442,9 @@ int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
 		c.stdio[1] = STDOUT_FILENO;
 		c.stdio[2] = STDERR_FILENO;
 	} else {
-		c.stdio[0] = in_p[0];
-		c.stdio[1] = out_p[1];
-		c.stdio[2] = err_p[1];
+		c.stdio[0] = p->in_p[0];
+		c.stdio[1] = p->out_p[1];
+		c.stdio[2] = p->err_p[1];
 	}
 
 	/* SIGTERM/SIGINT/SIGHUP (the gateway's shutdown, a user's ^C) end the
@@ -412,18 +455,18 @@ int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
 	sigaddset(&stop_sigs, SIGTERM);
 	sigaddset(&stop_sigs, SIGINT);
 	sigaddset(&stop_sigs, SIGHUP);
-	sigprocmask(SIG_BLOCK, &stop_sigs, &oldmask);
-	mask_set = true;
-	sig_fd = signalfd(-1, &stop_sigs, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (sig_fd < 0) {
+	sigprocmask(SIG_BLOCK, &stop_sigs, &p->oldmask);
+	p->mask_set = true;
+	p->sig_fd = signalfd(-1, &stop_sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (p->sig_fd < 0) {
 		al_err_set(err, errno, "signalfd");
-		goto out;
+		goto fail;
 	}
-	t0 = al_now_us();
-	if (cg != NULL) {
+	pid_t pid;
+	if (p->cg != NULL) {
 		struct clone_args ca = {.flags = NS_FLAGS | CLONE_INTO_CGROUP,
 					.exit_signal = SIGCHLD,
-					.cgroup = (uint64_t)al_cgroup_dirfd(cg)};
+					.cgroup = (uint64_t)al_cgroup_dirfd(p->cg)};
 		pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
 		/* clone3 filtered away (systemd's RestrictNamespaces=, an old
 		 * seccomp profile): clone, then move the child like on v1. */
@@ -437,55 +480,183 @@ int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
 	if (pid < 0) {
 		al_err_set(err, errno, "clone the sandbox (mount/pid/net/ipc/uts namespaces)");
 		*failure = AL_RUN_UNENFORCEABLE;
-		goto out;
+		goto fail;
 	}
 	if (pid == 0) {
-		sigprocmask(SIG_SETMASK, &oldmask, NULL);
+		sigprocmask(SIG_SETMASK, &p->oldmask, NULL);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		close(sync_p[1]);
-		close(errmsg_p[0]);
-		close(status_p[0]);
-		if (nsock[0] >= 0)
-			close(nsock[0]);
+		close(p->sync_sk[1]);
+		close(p->errmsg_p[0]);
+		close(p->status_p[0]);
+		if (p->nsock[0] >= 0)
+			close(p->nsock[0]);
 		/* The supervisor's ends: a write end of the program's stdin kept
 		 * open here would deny it EOF forever. */
-		int *mine[] = {&in_p[1], &out_p[0], &err_p[0], &sig_fd};
+		int *mine[] = {&p->in_p[1], &p->out_p[0], &p->err_p[0], &p->sig_fd};
 		for (size_t i = 0; i < sizeof(mine) / sizeof(mine[0]); i++)
 			if (*mine[i] >= 0)
 				close(*mine[i]);
 		al_child_init(&c);
 	}
-	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	close(sync_p[0]);
-	sync_p[0] = -1;
-	close(errmsg_p[1]);
-	errmsg_p[1] = -1;
-	close(status_p[1]);
-	status_p[1] = -1;
-	if (nsock[1] >= 0) {
-		close(nsock[1]);
-		nsock[1] = -1;
-	}
+	p->pid = pid;
+	p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	close_fd(&p->sync_sk[0]);
+	close_fd(&p->errmsg_p[1]);
+	close_fd(&p->status_p[1]);
+	close_fd(&p->nsock[1]);
 	if (!opts->passthrough) {
-		close(in_p[0]);
-		close(out_p[1]);
-		close(err_p[1]);
-		in_p[0] = out_p[1] = err_p[1] = -1;
+		close_fd(&p->in_p[0]);
+		close_fd(&p->out_p[1]);
+		close_fd(&p->err_p[1]);
 	}
+	if (p->pidfd < 0) {
+		al_err_set(err, errno, "pidfd_open");
+		goto fail;
+	}
+	if ((p->cg == NULL && create_cgroup(proto, opts, &p->cg, failure, err) < 0) ||
+	    ((attach_after || p->caps.version != AL_CG_V2) && al_cgroup_attach(p->cg, pid, err) < 0))
+		goto fail;
+	*out = p;
+	return 0;
 
-	if ((cg == NULL && create_cgroup(spec, opts, &cg, failure, err) < 0) ||
-	    ((attach_after || caps.version != AL_CG_V2) && al_cgroup_attach(cg, pid, err) < 0)) {
-		kill(pid, SIGKILL);
-		goto reap;
+fail:
+	prep_free(p);
+	return -1;
+}
+
+/* The dispatch: what the waiting init needs to start this run's payload,
+ * in a sealed memfd sent over the sync socket with the workspace's detached
+ * mount (see child.c, struct al_dispatch). */
+static int send_dispatch(struct al_run_prep *p, const struct al_run_spec *spec, char **argv,
+			 char **envp, int ws_tree, al_err *err)
+{
+	struct al_dispatch h = {
+	    .magic = AL_DISPATCH_MAGIC,
+	    .has_code = spec->code != NULL,
+	    .uid = spec->uid,
+	    .gid = spec->gid,
+	    .max_file_mb = spec->limits.max_file_mb,
+	    .max_open_files = spec->limits.max_open_files,
+	    .tmpfs_size_mb = spec->limits.tmpfs_size_mb,
+	};
+	cleanup_close int fd = memfd_create("agentrun-dispatch", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd < 0)
+		return al_err_set(err, errno, "memfd_create");
+	while (argv[h.argc])
+		h.argc++;
+	while (envp[h.envc])
+		h.envc++;
+	int r = al_write_all(fd, &h, sizeof(h));
+	for (uint32_t i = 0; r == 0 && i < h.argc; i++)
+		r = al_write_all(fd, argv[i], strlen(argv[i]) + 1);
+	for (uint32_t i = 0; r == 0 && i < h.envc; i++)
+		r = al_write_all(fd, envp[i], strlen(envp[i]) + 1);
+	const char *cwd = spec->cwd ? spec->cwd : spec->profile.fs.cwd;
+	if (r == 0)
+		r = al_write_all(fd, cwd, strlen(cwd) + 1);
+	if (r < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) < 0)
+		return al_err_set(err, errno, "write the dispatch");
+	if (al_send_fd(p->sync_sk[1], fd, err) < 0 || al_send_fd(p->sync_sk[1], ws_tree, err) < 0)
+		return al_err_wrap(err, "start the sandbox");
+	return 0;
+}
+
+/* The workspace as a detached mount (nosuid, nodev, noexec) to be moved
+ * into the sandbox's root by its init. */
+static int workspace_tree(const char *path, const struct stat *want, al_err *err)
+{
+	cleanup_close int fd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return al_err_set(err, errno, "open workspace %s", path);
+	if (st.st_dev != want->st_dev || st.st_ino != want->st_ino)
+		return al_err_set(err, EPERM, "workspace %s was replaced during setup", path);
+	int t = (int)syscall(SYS_open_tree, fd, "",
+			     OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+	if (t < 0)
+		return al_err_set(err, errno, "open_tree workspace %s", path);
+	/* private: a clone of a mount in a shared peer group joins that group,
+	 * and mounts made over paths in the workspace (deny masks) would
+	 * propagate back to the host (and host mounts into the sandbox) */
+	struct mount_attr attr = {
+	    .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+	    .propagation = MS_PRIVATE};
+	if (syscall(SYS_mount_setattr, t, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0) {
+		al_err_set(err, errno, "mount_setattr workspace %s", path);
+		close(t);
+		return -1;
 	}
-	if (write(sync_p[1], "g", 1) != 1) {
-		if (err->msg[0] == '\0')
-			al_err_set(err, errno, "start the sandbox");
-		kill(pid, SIGKILL);
-		goto reap;
+	return t;
+}
+
+static bool same_limits(const struct al_limits *a, const struct al_limits *b)
+{
+	return a->mem_max_mb == b->mem_max_mb && a->pids_max == b->pids_max &&
+	       a->cpu_max_percent == b->cpu_max_percent;
+}
+
+int al_run_start(struct al_run_prep *p, const struct al_run_spec *spec,
+		 struct al_run_result *res, enum al_run_failure *failure, al_err *err)
+{
+	const struct al_run_opts *opts = p->opts;
+	cleanup_strv char **argv = NULL;
+	cleanup_strv char **envp = NULL;
+	cleanup_close int ws_tree = -1;
+	char ws_path[PATH_MAX];
+	struct stat ws_st;
+	int rc = -1;
+	struct capbuf cout = {0}, cerr = {0};
+	struct al_notify_state nstate = {0};
+	struct violation_sink sink = {res};
+	const struct al_limits *l = &spec->limits;
+	char errmsg[AL_ERR_MSG_MAX] = "";
+	size_t errmsg_len = 0, in_off = 0;
+	int wstatus = -1;
+	bool got_status = false, init_exited = false;
+	int stop_sig = 0;
+	int64_t t0 = al_now_us();
+	pid_t pid = p->pid;
+
+	*failure = AL_RUN_ERROR;
+	err->msg[0] = '\0';
+	memset(res, 0, sizeof(*res));
+	snprintf(res->run_id, sizeof(res->run_id), "%s", spec->run_id);
+
+	if ((spec->code != NULL) != (p->code_fd >= 0)) {
+		al_err_set(err, EINVAL, "the prepared sandbox is for %s runs",
+			   p->code_fd >= 0 ? "code" : "command");
+		goto out;
 	}
-	close(sync_p[1]);
-	sync_p[1] = -1;
+	argv = build_argv(spec);
+	envp = build_env(spec);
+	if (argv == NULL || envp == NULL) {
+		al_err_set(err, ENOMEM, "prepare argv/env");
+		goto out;
+	}
+	if (open_workspace(spec, ws_path, sizeof(ws_path), &ws_st, err) < 0 ||
+	    (ws_tree = workspace_tree(ws_path, &ws_st, err)) < 0)
+		goto out;
+	if (spec->code) {
+		if (al_write_all(p->code_fd, spec->code, spec->code_len) < 0 ||
+		    lseek(p->code_fd, 0, SEEK_SET) < 0 ||
+		    fcntl(p->code_fd, F_ADD_SEALS,
+			  F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) < 0) {
+			al_err_set(err, errno, "write code to memfd");
+			goto out;
+		}
+		al_sha256_hex(spec->code, spec->code_len, res->code_sha256);
+	}
+	if (!same_limits(l, &p->proto->limits) && al_cgroup_set_limits(p->cg, l, err) < 0) {
+		*failure = AL_RUN_UNENFORCEABLE;
+		goto out;
+	}
+	t0 = al_now_us();
+	if (send_dispatch(p, spec, argv, envp, ws_tree, err) < 0)
+		goto out;
+	close_fd(&p->sync_sk[1]);
 
 	/* The poll loop. */
 	size_t cap_out = l->max_stdout_bytes >= 0 ? (size_t)l->max_stdout_bytes : 0;
@@ -497,13 +668,11 @@ int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
 	int64_t deadline = t0 + l->timeout_sec * 1000000;
 
 	if (!opts->passthrough) {
-		set_nonblock(out_p[0]);
-		set_nonblock(err_p[0]);
-		set_nonblock(in_p[1]);
-		if (spec->stdin_len == 0) {
-			close(in_p[1]);
-			in_p[1] = -1;
-		}
+		set_nonblock(p->out_p[0]);
+		set_nonblock(p->err_p[0]);
+		set_nonblock(p->in_p[1]);
+		if (spec->stdin_len == 0)
+			close_fd(&p->in_p[1]);
 	}
 	for (;;) {
 		struct pollfd pfd[9];
@@ -516,20 +685,24 @@ int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
 			pfd[n++] = (struct pollfd){(fd), (ev), 0};                                 \
 		}                                                                                  \
 	} while (0)
-		ADD(i_sig, sig_fd, POLLIN);
-		ADD(i_out, out_p[0], POLLIN);
-		ADD(i_err, err_p[0], POLLIN);
-		ADD(i_in, in_p[1], POLLOUT);
-		ADD(i_msg, errmsg_p[0], POLLIN);
-		ADD(i_st, status_p[0], POLLIN);
-		ADD(i_ns, nsock[0], POLLIN);
-		ADD(i_l, listener, POLLIN);
+		ADD(i_sig, p->sig_fd, POLLIN);
+		ADD(i_out, p->out_p[0], POLLIN);
+		ADD(i_err, p->err_p[0], POLLIN);
+		ADD(i_in, p->in_p[1], POLLOUT);
+		ADD(i_msg, p->errmsg_p[0], POLLIN);
+		ADD(i_st, p->status_p[0], POLLIN);
+		ADD(i_ns, p->nsock[0], POLLIN);
+		ADD(i_l, p->listener, POLLIN);
 		if (!init_exited)
-			ADD(i_pid, pidfd, POLLIN);
+			ADD(i_pid, p->pidfd, POLLIN);
 #undef ADD
-		bool io_open =
-		    out_p[0] >= 0 || err_p[0] >= 0 || errmsg_p[0] >= 0 || status_p[0] >= 0;
+		bool io_open = p->out_p[0] >= 0 || p->err_p[0] >= 0 || p->errmsg_p[0] >= 0 ||
+			       p->status_p[0] >= 0;
 		if (init_exited && !io_open)
+			break;
+		/* the payload has exited and its output ended: the run is over
+		 * (init's exit tears the namespaces down; nothing to wait for) */
+		if (got_status && !io_open)
 			break;
 		int64_t now = al_now_us();
 		int timeout_ms = -1;
@@ -537,7 +710,7 @@ int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
 			if (now >= deadline) {
 				res->timed_out = true;
 				kill(pid, SIGKILL);
-				al_cgroup_kill(cg, NULL);
+				al_cgroup_kill(p->cg, NULL);
 				continue;
 			}
 			timeout_ms = (int)((deadline - now + 999) / 1000);
@@ -556,86 +729,72 @@ int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
 			break; /* a descendant escaped the kill? the cgroup kill below handles it */
 		if (i_sig >= 0 && pfd[i_sig].revents) {
 			struct signalfd_siginfo si;
-			if (read(sig_fd, &si, sizeof(si)) == sizeof(si) && stop_sig == 0) {
+			if (read(p->sig_fd, &si, sizeof(si)) == sizeof(si) && stop_sig == 0) {
 				stop_sig = (int)si.ssi_signo;
 				kill(pid, SIGKILL);
-				al_cgroup_kill(cg, NULL);
+				al_cgroup_kill(p->cg, NULL);
 			}
 		}
 		if (i_out >= 0 && pfd[i_out].revents)
-			capbuf_read(&out_p[0], &cout);
+			capbuf_read(&p->out_p[0], &cout);
 		if (i_err >= 0 && pfd[i_err].revents)
-			capbuf_read(&err_p[0], &cerr);
+			capbuf_read(&p->err_p[0], &cerr);
 		if (i_in >= 0 && pfd[i_in].revents) {
 			ssize_t w =
-			    write(in_p[1], spec->stdin_data + in_off, spec->stdin_len - in_off);
+			    write(p->in_p[1], spec->stdin_data + in_off, spec->stdin_len - in_off);
 			if (w > 0)
 				in_off += (size_t)w;
 			if ((w < 0 && errno != EAGAIN && errno != EINTR) ||
-			    in_off >= spec->stdin_len) {
-				close(in_p[1]);
-				in_p[1] = -1;
-			}
+			    in_off >= spec->stdin_len)
+				close_fd(&p->in_p[1]);
 		}
 		if (i_msg >= 0 && pfd[i_msg].revents) {
-			ssize_t r =
-			    read(errmsg_p[0], errmsg + errmsg_len, sizeof(errmsg) - 1 - errmsg_len);
-			if (r > 0) {
+			ssize_t r = read(p->errmsg_p[0], errmsg + errmsg_len,
+					 sizeof(errmsg) - 1 - errmsg_len);
+			if (r > 0)
 				errmsg_len += (size_t)r;
-			} else if (r == 0 || errno != EINTR) {
-				close(errmsg_p[0]);
-				errmsg_p[0] = -1;
-			}
+			else if (r == 0 || errno != EINTR)
+				close_fd(&p->errmsg_p[0]);
 		}
 		if (i_st >= 0 && pfd[i_st].revents) {
-			ssize_t r = read(status_p[0], &wstatus, sizeof(wstatus));
+			ssize_t r = read(p->status_p[0], &wstatus, sizeof(wstatus));
 			if (r == sizeof(wstatus))
 				got_status = true;
-			close(status_p[0]);
-			status_p[0] = -1;
+			close_fd(&p->status_p[0]);
 		}
 		if (i_ns >= 0 && pfd[i_ns].revents) {
 			int fd = -1;
-			al_recv_fd(nsock[0], &fd, NULL);
-			if (fd >= 0 && listener < 0)
-				listener = fd;
+			al_recv_fd(p->nsock[0], &fd, NULL);
+			if (fd >= 0 && p->listener < 0)
+				p->listener = fd;
 			else if (fd >= 0)
 				close(fd);
-			close(nsock[0]);
-			nsock[0] = -1;
+			close_fd(&p->nsock[0]);
 		}
 		if (i_l >= 0 && pfd[i_l].revents) {
-			if (pfd[i_l].revents & (POLLHUP | POLLERR)) {
-				close(listener);
-				listener = -1;
-			} else {
-				al_notify_handle(listener, &nstate, on_violation, &sink, NULL);
-			}
+			if (pfd[i_l].revents & (POLLHUP | POLLERR))
+				close_fd(&p->listener);
+			else
+				al_notify_handle(p->listener, &nstate, on_violation, &sink, NULL);
 		}
 		if (i_pid >= 0 && pfd[i_pid].revents) {
 			init_exited = true;
 			res->wall_time_ms = (al_now_us() - t0) / 1000;
-			if (listener >= 0) {
-				close(listener);
-				listener = -1;
-			}
+			close_fd(&p->listener);
 		}
 	}
 
 reap:
-	if (pid > 0) {
-		int st;
-		kill(pid, SIGKILL);
-		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-			;
-	}
+	/* The result is complete once the payload's status is in and its
+	 * output has ended: it goes out (opts->on_result) before the teardown
+	 * below -- the namespaces' and the group's removal take as long as the
+	 * run of a small program. */
 	if (res->wall_time_ms == 0)
 		res->wall_time_ms = (al_now_us() - t0) / 1000;
-	if (cg) {
+	if (p->cg) {
 		int64_t peak = 0, cpu_ns = 0;
 		bool oom = false;
-		al_cgroup_kill(cg, NULL);
-		if (al_cgroup_stats(cg, &peak, &cpu_ns, &oom, NULL) == 0) {
+		if (al_cgroup_stats(p->cg, &peak, &cpu_ns, &oom, NULL) == 0) {
 			res->peak_mem_mb = (peak + (1 << 20) - 1) >> 20;
 			res->cpu_time_ms = cpu_ns / 1000000;
 			res->oom_killed = oom;
@@ -678,30 +837,44 @@ reap:
 	cout.buf = cerr.buf = NULL;
 	snprintf(res->layers, sizeof(res->layers),
 		 "ns:mnt,pid,net,ipc,uts,cgroup;cgroup:%s;seccomp%s;landlock:%d;uid:%u",
-		 al_cgroup_version_name(caps.version), want_listener ? "+spawn-lock" : "", ll_abi,
-		 (unsigned)spec->uid);
+		 al_cgroup_version_name(p->caps.version), p->want_listener ? "+spawn-lock" : "",
+		 p->ll_abi, (unsigned)spec->uid);
 	*failure = AL_RUN_OK;
 	rc = 0;
+	if (opts->on_result)
+		opts->on_result(res, opts->result_arg);
 
 out:
-	if (cg) {
-		al_err derr = {0};
-		if (al_cgroup_destroy(cg, &derr) < 0 && rc == 0) {
-			fprintf(stderr, "agentrun: %s\n", derr.msg);
-		}
-	}
 	free(cout.buf);
 	free(cerr.buf);
-	int *fds[] = {&in_p[0],	    &in_p[1],	  &out_p[0],  &out_p[1],    &err_p[0],
-		      &err_p[1],    &sync_p[0],	  &sync_p[1], &errmsg_p[0], &errmsg_p[1],
-		      &status_p[0], &status_p[1], &nsock[0],  &nsock[1],    &listener};
-	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
-		if (*fds[i] >= 0)
-			close(*fds[i]);
-	al_bpf_free(&bpf);
-	if (sig_fd >= 0)
-		close(sig_fd);
-	if (mask_set)
-		sigprocmask(SIG_SETMASK, &oldmask, NULL);
+	/* Teardown: the tree killed, init reaped, the group removed (it
+	 * checks the group is empty). */
+	if (pid > 0) {
+		int st;
+		kill(pid, SIGKILL);
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		p->pid = -1;
+	}
+	if (p->cg) {
+		al_err derr = {0};
+		al_cgroup_kill(p->cg, NULL);
+		if (al_cgroup_destroy(p->cg, &derr) < 0)
+			fprintf(stderr, "agentrun: %s\n", derr.msg);
+		p->cg = NULL;
+	}
+	prep_free(p);
 	return rc;
+}
+
+int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
+	   struct al_run_result *res, enum al_run_failure *failure, al_err *err)
+{
+	struct al_run_prep *p = NULL;
+
+	memset(res, 0, sizeof(*res));
+	snprintf(res->run_id, sizeof(res->run_id), "%s", spec->run_id);
+	if (al_run_prepare(spec, opts, &p, failure, err) < 0)
+		return -1;
+	return al_run_start(p, spec, res, failure, err);
 }

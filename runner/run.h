@@ -5,6 +5,7 @@
 #define AL_RUNNER_RUN_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -17,6 +18,10 @@ struct al_run_opts {
 	bool passthrough;           /* CLI: stream stdout/stderr to ours instead of capturing */
 	int stdin_fd;               /* passthrough: the sandbox's stdin (-1 = /dev/null) */
 	bool verbose;
+	/* called with the result as soon as it is known, before the sandbox's
+	 * teardown (al_run/al_run_start return after it) */
+	void (*on_result)(const struct al_run_result *res, void *arg);
+	void *result_arg;
 };
 
 /* Error codes for a run that could not start (al_err.errnum carries errno;
@@ -29,15 +34,42 @@ enum al_run_failure { AL_RUN_OK = 0, AL_RUN_ERROR, AL_RUN_UNENFORCEABLE };
 int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
 	   struct al_run_result *res, enum al_run_failure *failure, al_err *err);
 
-/* Everything a child needs, prepared by the supervisor before clone so the
- * children do not allocate. */
+/* A prepared sandbox: its init waits in fresh namespaces and a cgroup with
+ * the profile's limits, its root built but for the workspace. */
+struct al_run_prep;
+
+/* Step one: everything that depends only on proto's profile (and uid/gid,
+ * code or command, limits as the cgroup's first values).  proto must stay
+ * valid until start or abandon. */
+int al_run_prepare(const struct al_run_spec *proto, const struct al_run_opts *opts,
+		   struct al_run_prep **out, enum al_run_failure *failure, al_err *err);
+/* Step two: run spec (same profile as proto; its own limits, workspace,
+ * argv, code) to completion, like al_run.  Frees p whatever happens. */
+int al_run_start(struct al_run_prep *p, const struct al_run_spec *spec,
+		 struct al_run_result *res, enum al_run_failure *failure, al_err *err);
+/* Kill the waiting sandbox and remove every trace of it; frees p. */
+void al_run_abandon(struct al_run_prep *p);
+/* The signalfd (SIGTERM, SIGINT, SIGHUP) a waiting caller should poll. */
+int al_run_prep_sigfd(const struct al_run_prep *p);
+
+/* The dispatch the supervisor sends the waiting init: this header, then
+ * argc + envc + 1 NUL-terminated strings (argv, envp, cwd), in a sealed
+ * memfd; a second message carries the workspace's detached mount. */
+#define AL_DISPATCH_MAGIC 0x616c6431u
+struct al_dispatch {
+	uint32_t magic;
+	uint32_t argc, envc;
+	uint32_t has_code;
+	uint32_t uid, gid;
+	int64_t max_file_mb, max_open_files, tmpfs_size_mb;
+};
+
+/* Everything a child needs, prepared by the supervisor before clone; the
+ * request's part (argv, envp, cwd, limits, uid) arrives with the dispatch. */
 struct al_child_ctx {
-	const struct al_run_spec *spec;
+	const struct al_run_spec *spec;   /* the prepared profile */
 	const char *root_dir;      /* mount point for the new root, e.g. /run/agentlaunch/root */
-	const char *workspace;     /* host workspace dir (validated by the supervisor) */
-	dev_t workspace_dev;       /* ... and its identity: the child re-opens it */
-	ino_t workspace_ino;       /* and refuses a swapped directory */
-	int sync_fd;               /* read end: supervisor says "go" (1 byte) */
+	int sync_fd;               /* SEQPACKET: the dispatch (memfd, then workspace tree) */
 	int err_fd;                /* write end: setup error text, CLOEXEC */
 	int status_fd;             /* write end: init reports the payload's wait status */
 	int notify_sock;           /* socketpair end for the seccomp listener, -1 if none */
@@ -47,8 +79,11 @@ struct al_child_ctx {
 	const struct sock_fprog *filter;  /* the profile's seccomp filter */
 	bool want_listener;
 	int landlock_abi;          /* 0 = none */
-	char **envp;               /* built by the supervisor */
-	char **argv;               /* built by the supervisor */
+	/* from the dispatch */
+	char **envp;
+	char **argv;
+	const char *cwd;
+	int64_t max_file_mb, max_open_files;
 	uid_t uid;
 	gid_t gid;
 };
@@ -56,7 +91,13 @@ struct al_child_ctx {
 /* The pid-1 init of the sandbox.  Never returns. */
 __attribute__((noreturn)) void al_child_init(struct al_child_ctx *c);
 
-/* Build the new root under c->root_dir and pivot into it (mounts.c). */
+/* Build the new root under c->root_dir and pivot into it (mounts.c); the
+ * workspace's mount point is left empty. */
 int al_mounts_setup(const struct al_child_ctx *c, al_err *err);
+/* After pivot_root: move the workspace's detached mount (ws_tree) onto the
+ * profile's cwd, hide the deny entries inside it, resize the tmpfs mounts
+ * when the request's size differs from the prepared one. */
+int al_mounts_dispatch(const struct al_child_ctx *c, int ws_tree, int64_t tmpfs_size_mb,
+		       al_err *err);
 
 #endif

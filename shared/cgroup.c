@@ -398,6 +398,18 @@ int al_cgroup_testing_v2_create(const char *root, const char *base, const struct
 	return cg_v2_create(root, base, fs, parent, name, l, out, err);
 }
 
+int al_cgroup_set_limits(struct al_cgroup *cg, const struct al_limits *l, al_err *err)
+{
+	if (cg_check_limits(l, err) < 0)
+		return -1;
+	if (cg->version == AL_CG_V2)
+		return cg_v2_set_limits(cg, l, err);
+	const struct cg_host *hs = cg_host_get(err);
+	if (hs == NULL)
+		return -1;
+	return cg_v1_set_limits(cg, hs, l, err);
+}
+
 int al_cgroup_attach(struct al_cgroup *cg, pid_t pid, al_err *err)
 {
 	char v[24];

@@ -101,6 +101,12 @@ int al_cgroup_create(const char *parent, const char *name, const struct al_limit
  * al_cgroup_create() calls it on v1. */
 int al_cgroup_fast_attach_prepare(al_err *err);
 
+/* Change the limits of a group made by al_cgroup_create (memory, pids,
+ * CPU quota; a quota can be set only when the group was made with one).  A
+ * warm sandbox's group is made with the profile's ceilings and gets the
+ * request's effective limits at dispatch. */
+int al_cgroup_set_limits(struct al_cgroup *cg, const struct al_limits *l, al_err *err);
+
 /* Move pid (all its threads) into the group: writes it to cgroup.procs in
  * every hierarchy.  Call it from the supervising parent while the child waits
  * (v1), before the child unshares its cgroup namespace. */

@@ -105,6 +105,8 @@ void cg_free(struct al_cgroup *cg);
 int cg_v1_create(const struct cg_host *hs, const char *parent, const char *name,
 		 const struct al_limits *l, struct al_cgroup **out, al_err *err);
 int cg_v1_remove(struct al_cgroup *cg, al_err *err); /* 0 or -errno */
+int cg_v1_set_limits(struct al_cgroup *cg, const struct cg_host *hs, const struct al_limits *l,
+		     al_err *err);
 int cg_v1_sweep(const struct cg_host *hs, const char *parent, al_err *err);
 
 /* ---- cgroup_v2.c ---- */
@@ -115,6 +117,7 @@ int cg_v2_create(const char *root, const char *base, const struct al_cg_fakefs *
 		 const char *parent, const char *name, const struct al_limits *l,
 		 struct al_cgroup **out, al_err *err);
 int cg_v2_remove(struct al_cgroup *cg, al_err *err);
+int cg_v2_set_limits(struct al_cgroup *cg, const struct al_limits *l, al_err *err);
 int cg_v2_sweep(const char *root, const char *base, const struct al_cg_fakefs *fs,
 		const char *parent, al_err *err);
 

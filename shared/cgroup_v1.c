@@ -386,3 +386,33 @@ int cg_v1_sweep(const struct cg_host *hs, const char *parent, al_err *err)
 			close(pfd[c]);
 	return rc < 0 ? -1 : removed;
 }
+
+int cg_v1_set_limits(struct al_cgroup *cg, const struct cg_host *hs, const struct al_limits *l,
+		     al_err *err)
+{
+	int64_t mem = l->mem_max_mb << 20, cur = 0;
+	const struct cg_hier *h = &cg->h[cg->idx[C_MEMORY]];
+
+	/* memsw >= limit at every step: raise memsw first, lower it last */
+	bool raise = cg_read_i64_at(h->fd, "memory.limit_in_bytes", &cur) == 0 && mem > cur;
+	if (hs->caps.memsw && raise &&
+	    v1_set(cg, C_MEMORY, "memory.memsw.limit_in_bytes", mem, err) < 0)
+		return -1;
+	if (v1_set(cg, C_MEMORY, "memory.limit_in_bytes", mem, err) < 0)
+		return -1;
+	if (hs->caps.memsw && !raise &&
+	    v1_set(cg, C_MEMORY, "memory.memsw.limit_in_bytes", mem, err) < 0)
+		return -1;
+	if (v1_set(cg, C_PIDS, "pids.max", l->pids_max, err) < 0)
+		return -1;
+	if (l->cpu_max_percent != AL_LIMIT_UNSET) {
+		if (cg->idx[C_CPU] < 0)
+			return al_err_set(err, EINVAL, "cgroup %s has no cpu controller", cg->rel);
+		if (v1_set(cg, C_CPU, "cpu.cfs_quota_us", l->cpu_max_percent * (CG_PERIOD_US / 100),
+			   err) < 0)
+			return -1;
+	} else if (cg->idx[C_CPU] >= 0 && v1_set(cg, C_CPU, "cpu.cfs_quota_us", -1, err) < 0) {
+		return -1;
+	}
+	return 0;
+}

@@ -288,3 +288,26 @@ int cg_v2_sweep(const char *root, const char *base, const struct al_cg_fakefs *f
 	closedir(d);
 	return removed;
 }
+
+int cg_v2_set_limits(struct al_cgroup *cg, const struct al_limits *l, al_err *err)
+{
+	char v[64];
+
+	snprintf(v, sizeof(v), "%" PRId64, l->mem_max_mb << 20);
+	if (v2_set(cg, "memory.max", v, err) < 0)
+		return -1;
+	snprintf(v, sizeof(v), "%" PRId64, l->pids_max);
+	if (v2_set(cg, "pids.max", v, err) < 0)
+		return -1;
+	if (l->cpu_max_percent != AL_LIMIT_UNSET)
+		snprintf(v, sizeof(v), "%" PRId64 " %d", l->cpu_max_percent * (CG_PERIOD_US / 100),
+			 CG_PERIOD_US);
+	else
+		snprintf(v, sizeof(v), "max %d", CG_PERIOD_US);
+	/* without a quota the cpu controller may not be enabled: nothing to undo */
+	if (cg_exists_at(cg->h[0].fd, "cpu.max") && v2_set(cg, "cpu.max", v, err) < 0)
+		return -1;
+	if (l->cpu_max_percent != AL_LIMIT_UNSET && !cg_exists_at(cg->h[0].fd, "cpu.max"))
+		return al_err_set(err, EINVAL, "cgroup %s has no cpu controller", cg->h[0].path);
+	return 0;
+}

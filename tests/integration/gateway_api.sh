@@ -404,6 +404,26 @@ is clamp-to-ceilings "$(jv "$lim" limits.timeout_sec) $(jv "$lim" limits.mem_max
 call POST /v1/exec '{"command":"sleep 5","timeout_sec":1}'
 is clamp-lower-timeout-enforced "$ST $(jv "$BODY" timed_out)" "200 true"
 
+# ---- the warm pool: after a profile's first run, runs start in sandboxes
+# prepared before the request (spawn.h) -- each with the request's own limits
+call POST /v1/run '{"code":"print(1)","language":"python"}'
+sleep 1 # the pool fills
+call GET /metrics
+warm0=$(echo "$BODY" | sed -n 's/^agentgw_runs_started_total{sandbox="warm"} //p')
+idle=$(echo "$BODY" | sed -n 's/^agentgw_warm_sandboxes //p')
+[ "${idle:-0}" -ge 1 ] && pass "warm-pool-filled ($idle idle)" || fail warm-pool-filled "agentgw_warm_sandboxes ${idle:-missing}"
+call POST /v1/run '{"code":"x = bytearray(200 << 20)\nprint(len(x))","language":"python","mem_max_mb":32}'
+is warm-run-own-memory-limit "$ST $(jv "$BODY" oom_killed)" "200 true"
+sleep 0.5
+call POST /v1/run '{"code":"x = bytearray(200 << 20)\nprint(len(x))","language":"python"}'
+is warm-run-limit-is-per-request "$ST $(jv "$BODY" oom_killed) $(jv "$BODY" stdout | tr -d '\n')" "200 false 209715200"
+call POST /v1/run '{"code":"import os\nprint(os.getcwd(), sorted(os.listdir(\".\")))","language":"python","identity":"warm-b"}'
+is warm-run-own-workspace "$ST $(jv "$BODY" stdout | tr -d '\n')" "200 /work []"
+call GET /metrics
+warm1=$(echo "$BODY" | sed -n 's/^agentgw_runs_started_total{sandbox="warm"} //p')
+[ "$((${warm1:-0} - ${warm0:-0}))" -ge 3 ] && pass warm-runs-counted ||
+	fail warm-runs-counted "warm runs before ${warm0:-?}, after ${warm1:-?} (want 3 more)"
+
 # ---- path tricks --------------------------------------------------------------------
 
 mkdir -p "$T/x" "$T/ws/anonymous"

@@ -2,7 +2,8 @@
 # agentgw under load: 2,000 /v1/exec requests from 16 concurrent keep-alive
 # clients (python3 http.client threads).  Every answer must be 200, the
 # audit log must hold exactly 2,000 exec records and verify, no agentrun
-# process or run cgroup may be left, and the gateway's memory (front end +
+# process or run cgroup may be left but the idle warm pool's (and nothing
+# at all after the gateway's exit), and the gateway's memory (front end +
 # monitor RSS) after all 2,000 must be at most 1.5x what it was after the
 # first 100.
 . "$(dirname "$0")/../lib.sh"
@@ -36,6 +37,11 @@ p["rate_limit"] = {"max_commands": 1000000, "window_seconds": 60}
 json.dump(p, open(sys.argv[2], "w"))
 EOF
 mkdir -p "$T/ws"
+cg_runs() { # names of run cgroups (in any hierarchy), sorted
+	ls -d /sys/fs/cgroup/*/agentlaunch/r-* /sys/fs/cgroup/agentlaunch/r-* 2>/dev/null |
+		sed 's|.*/||' | sort -u
+}
+cg_runs >"$T/cg0"
 "$GW" --listen 127.0.0.1:0 --policy "$T/policy.json" --audit "$T/audit.jsonl" --runner "$AGENTRUN" \
 	>"$T/log" 2>&1 &
 GWPID=$!
@@ -105,23 +111,38 @@ dups=$(grep -o '"run_id":"r-[0-9a-f]*"' "$T/audit.jsonl" | sort | uniq -d | wc -
 	fail load-rss-bounded "RSS ${rss2} kB after 2000 > 1.5 x ${rss1} kB after 100"
 
 sleep 0.5
-left=$(pgrep -P "$GWPID" | grep -vx "$FRONT" | wc -l)
-[ "$left" = 0 ] && pass load-no-runner-left || fail load-no-runner-left "$left child processes of the monitor"
-stray=0
-for h in /sys/fs/cgroup/*/agentlaunch /sys/fs/cgroup/agentlaunch /sys/fs/cgroup/unified/agentlaunch; do
-	[ -d "$h" ] || continue
-	for d in "$h"/r-*; do
-		[ -d "$d" ] || continue
-		grep -q "\"run_id\":\"$(basename "$d")\"" "$T/audit.jsonl" && stray=$((stray + 1))
-	done
+# Left between requests: only the warm pool -- idle "agentrun --warm"
+# runners (at most 2 per profile; one profile here), each with its waiting
+# sandbox (one cgroup each).  No runner of a request, no payload.
+left=0 warm=0
+for k in $(pgrep -P "$GWPID" | grep -vx "$FRONT"); do
+	if tr '\0' ' ' <"/proc/$k/cmdline" 2>/dev/null | grep -q -- '--spec-fd 3 --warm'; then
+		warm=$((warm + 1))
+		# idle: its only descendant is the sandbox's init, which has no child
+		kids=$(pgrep -P "$k" | wc -l)
+		gk=$(for c in $(pgrep -P "$k"); do pgrep -P "$c"; done | wc -l)
+		[ "$kids" -le 1 ] && [ "$gk" = 0 ] || left=$((left + 1))
+	else
+		left=$((left + 1))
+	fi
 done
-[ "$stray" = 0 ] && pass load-no-cgroup-left || fail load-no-cgroup-left "$stray run cgroups left"
+[ "$left" = 0 ] && [ "$warm" -le 2 ] && pass "load-no-runner-left ($warm idle warm sandboxes)" ||
+	fail load-no-runner-left "$left runner processes besides $warm idle warm ones: $(pgrep -a -P "$GWPID")"
+runs=$(cg_runs | comm -13 "$T/cg0" - | wc -l)
+[ "$runs" -le "$warm" ] && pass "load-no-cgroup-left ($runs, the warm sandboxes')" ||
+	fail load-no-cgroup-left "$runs run cgroups for $warm warm sandboxes: $(cg_runs | comm -13 "$T/cg0" - | head -5)"
 
 kill -TERM "$GWPID"
 wait "$GWPID"
 rc=$?
 GWPID=
 [ "$rc" = 0 ] && pass load-clean-exit || fail load-clean-exit "exit $rc: $(tail -3 "$T/log")"
+# after the gateway: nothing of it at all, warm sandboxes included
+sleep 0.2
+runs=$(cg_runs | comm -13 "$T/cg0" -)
+procs=$(pgrep -f -- "--spec-fd 3" | wc -l)
+[ -z "$runs" ] && [ "$procs" = 0 ] && pass load-nothing-left-after-exit ||
+	fail load-nothing-left-after-exit "cgroups: $runs; runner processes: $procs"
 "$GW" --verify-audit "$T/audit.jsonl" >"$T/verify" 2>&1 && pass load-chain-verifies ||
 	fail load-chain-verifies "$(cat "$T/verify")"
 exit 0

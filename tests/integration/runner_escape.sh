@@ -27,7 +27,8 @@ cleanup() {
 	for p in "${LISTENERS[@]}"; do kill "$p" 2>/dev/null; done
 	outside_host_down
 	[ -n "$HBIN" ] && rm -rf "$HBIN"
-	rm -rf "$TMPBASE"
+	umount -R -l "$TMPBASE/shws" 2>/dev/null
+	rm -rf --one-file-system "$TMPBASE"
 }
 trap cleanup EXIT
 
@@ -48,9 +49,13 @@ fi
 mkdir -p "$TMPBASE/ws"
 chmod 0755 "$TMPBASE/ws"
 TPOL=$TMPBASE/policy.json
-if ! CWD=$($PY - "$POLICY" "$TPOL" "$HBIN" "$TMPBASE/ws" "$CAP" <<'PY'
+# A workspace base on a shared mount (as / is under systemd): the sandbox's
+# mounts inside the workspace (deny masks) must not propagate to the host.
+SHWS=$TMPBASE/shws
+mkdir -p "$SHWS" && mount -t tmpfs -o size=8m,mode=0755 al-shws "$SHWS" && mount --make-shared "$SHWS"
+if ! CWD=$($PY - "$POLICY" "$TPOL" "$HBIN" "$TMPBASE/ws" "$CAP" "$SHWS" <<'PY'
 import copy, json, sys
-src, out, hbin, ws, cap = sys.argv[1:6]
+src, out, hbin, ws, cap, shws = sys.argv[1:7]
 p = json.load(open(src))
 profs = p["profiles"]
 
@@ -69,7 +74,10 @@ mem = copy.deepcopy(esc)
 mem["limits"]["mem_max_mb"] = 64
 lock = copy.deepcopy(esc)
 lock["deny_spawn_processes"] = True
-profs.update({"escape": esc, "escape_mem64": mem, "escape_lock": lock,
+shared = copy.deepcopy(esc)
+shared["fs"]["workspace"] = shws + "/{identity}"
+shared["fs"].setdefault("deny", []).append(esc["fs"].get("cwd", "/work") + "/secret.txt")
+profs.update({"escape": esc, "escape_mem64": mem, "escape_lock": lock, "escape_shared": shared,
               "python_sandbox": adapt(profs["python_sandbox"])})
 json.dump(p, open(out, "w"), indent=1)
 print(esc["fs"].get("cwd", "/work"))
@@ -506,17 +514,34 @@ else
 	fail identity-traversal-refused "--identity ../al-evil: exit $RC (want 125): $OUT"
 fi
 
+# The workspace mount is private even when its base is shared: the deny
+# mask over $CWD/secret.txt stays in the sandbox (fails without the
+# workspace's MS_PRIVATE: the mask propagates to the host and stays there).
+ar --profile escape_shared --identity shared -- /bin/true >/dev/null 2>&1 </dev/null
+echo "host secret" >"$SHWS/shared/secret.txt"
+OUT=$(ar --profile escape_shared --identity shared -- /bin/cat /proc/self/mountinfo "$CWD/secret.txt" 2>&1 </dev/null)
+wsline=$(echo "$OUT" | awk -v c="$CWD" '$5 == c')
+hostmnt=$(awk -v p="$SHWS/" 'index($5, p) == 1' /proc/self/mountinfo)
+if [ -n "$wsline" ] && ! echo "$wsline" | grep -q 'shared:' && ! echo "$OUT" | grep -q "host secret" &&
+	[ -z "$hostmnt" ]; then
+	pass workspace-mount-private-on-shared-base
+else
+	fail workspace-mount-private-on-shared-base "in the sandbox: $wsline; secret seen: $(echo "$OUT" | grep -c 'host secret'); host mounts under $SHWS: $hostmnt"
+fi
+umount -R -l "$SHWS" 2>/dev/null
+
 # ---------------------------------------------------------------- cleanup
 cg0=$(cgroup_runs)
 m0=$(host_mounts)
 marker="al-escape-loop-$$-$RANDOM"
 bad=0
+first=
 for _ in $(seq 100); do
 	out=$(ar --profile escape --identity "$IDENT" -- "$H" marker "$marker" 2>&1 </dev/null)
-	[ "$out" = "OK $marker" ] || bad=$((bad + 1))
+	[ "$out" = "OK $marker" ] || { bad=$((bad + 1)); first=${first:-$out}; }
 done
 sleep 0.3
-if [ $bad = 0 ]; then pass 100-sequential-runs; else fail 100-sequential-runs "$bad of 100 runs did not print OK: last: $out"; fi
+if [ $bad = 0 ]; then pass 100-sequential-runs; else fail 100-sequential-runs "$bad of 100 runs did not print OK: first bad: $first"; fi
 # Compare twice a moment apart, so that a run of someone else still in flight
 # is not counted; only what stays counts as left over.
 leftover_cg() { comm -13 <(printf '%s\n' "$1") <(cgroup_runs); }
