@@ -405,8 +405,8 @@ int main(int argc, char **argv)
 	if (pr == NULL)
 		al_bail(EXIT_AGENTRUN, PROG, "profile '%s' is not in %s", profile, policy_path);
 
-	/* Build the spec through its JSON form: the same validation the
-	 * gateway's specs get. */
+	/* The spec straight from the loaded profile (the loader validated it
+	 * all; the gateway's specs take the JSON road and its validation). */
 	struct al_run_spec spec;
 	al_run_spec_init(&spec);
 	char run_id[40] = "r-";
@@ -416,10 +416,21 @@ int main(int argc, char **argv)
 				AL_LIMIT_UNSET, AL_LIMIT_UNSET, AL_LIMIT_UNSET,
 				AL_LIMIT_UNSET, AL_LIMIT_UNSET, AL_LIMIT_UNSET};
 	req.timeout_sec = timeout;
-	struct al_limits eff;
-	al_limits_effective(&pr->limits, &req, &eff);
+	al_limits_effective(&pr->limits, &req, &spec.limits);
+	spec.run_id = strdup(run_id);
+	spec.identity = strdup(identity);
+	spec.uid = uid;
+	spec.gid = gid;
+	if (spec.run_id == NULL || spec.identity == NULL ||
+	    al_profile_copy(&spec.profile, pr, &err) < 0)
+		al_bail(EXIT_AGENTRUN, PROG, "cannot build the run spec: %s",
+			err.msg[0] ? err.msg : "out of memory");
+	if (pr->sc) {
+		if (al_syscall_profile_copy(&spec.sc, pr->sc, &err) < 0)
+			al_die(EXIT_AGENTRUN, PROG, &err);
+		spec.profile.sc = &spec.sc;
+	}
 
-	json_t *argv_j = json_array();
 	cleanup_free char *code_buf = NULL;
 	size_t code_len = 0;
 	if (code != NULL) {
@@ -437,7 +448,8 @@ int main(int argc, char **argv)
 		}
 		if (code_len == 0)
 			al_bail(EXIT_AGENTRUN, PROG, "--code: the code is empty");
-		json_array_append_new(argv_j, json_string(pr->interpreter));
+		spec.code = TAKE_PTR(code_buf);
+		spec.code_len = code_len;
 	} else {
 		char resolved[PATH_MAX];
 		bool named = false;
@@ -450,22 +462,14 @@ int main(int argc, char **argv)
 			al_die(err.errnum == ENOENT ? 127
 						    : (err.errnum == EACCES ? 126 : EXIT_AGENTRUN),
 			       PROG, &err);
-		json_array_append_new(argv_j, json_string(resolved));
-		for (int i = optind + 1; i < argc; i++)
-			json_array_append_new(argv_j, json_string(argv[i]));
+		size_t n = (size_t)(argc - optind);
+		spec.argv = calloc(n + 1, sizeof(char *));
+		if (spec.argv == NULL || (spec.argv[0] = strdup(resolved)) == NULL)
+			al_bail(EXIT_AGENTRUN, PROG, "out of memory");
+		for (size_t i = 1; i < n; i++)
+			if ((spec.argv[i] = strdup(argv[optind + (int)i])) == NULL)
+				al_bail(EXIT_AGENTRUN, PROG, "out of memory");
 	}
-	json_t *sj = json_pack(
-	    "{s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:i,s:i}", "run_id", run_id, "identity", identity,
-	    "profile_name", pr->name, "profile", al_profile_to_json(pr), "syscall_profile",
-	    al_syscall_profile_to_json(pr->sc), "limits", al_limits_to_json(&eff), "argv", argv_j,
-	    "uid", (json_int_t)uid, "gid", (json_int_t)gid);
-	if (sj == NULL)
-		al_bail(EXIT_AGENTRUN, PROG, "cannot build the run spec");
-	if (code_buf)
-		json_object_set_new(sj, "code", json_stringn(code_buf, code_len));
-	if (al_run_spec_from_json(sj, &spec, &err) < 0)
-		al_die(EXIT_AGENTRUN, PROG, &err);
-	json_decref(sj);
 	al_policy_free(pol);
 
 	struct al_run_opts opts = {.passthrough = !json_out, .stdin_fd = -1, .verbose = verbose};

@@ -80,5 +80,32 @@ for c in 8 32; do
 	non2xx=$(echo "$out" | awk '/Non-2xx/{print $NF}')
 	echo "throughput /v1/exec /bin/true, $c clients:   ${rps} runs/s${non2xx:+ (non-2xx: $non2xx)}"
 done
+# The ceiling this machine puts on fresh sandboxes: bwrap alone (no cgroup,
+# no seccomp, no gateway), as many at once, for as long.
+BW=$(command -v bwrap)
+for c in 8 32; do
+	n=$($PY - "$BW" "$c" <<'X'
+import subprocess, sys, threading, time
+bw, c = sys.argv[1], int(sys.argv[2])
+end = time.time() + 5
+done = [0] * c
+def worker(i):
+    while time.time() < end:
+        subprocess.run([bw, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "/bin/true"])
+        done[i] += 1
+ts = [threading.Thread(target=worker, args=(i,)) for i in range(c)]
+[t.start() for t in ts]
+[t.join() for t in ts]
+print(round(sum(done) / 5))
+X
+)
+	echo "for comparison, bwrap alone, $c at once:      $n runs/s"
+done
 echo "gateway RSS idle (monitor + front end):    $((IDLE_RSS / 1024)).$(((IDLE_RSS % 1024) * 10 / 1024)) MB (target <= 8)"
 echo "gateway RSS after the bench:               $(($(rss) / 1024)) MB"
+# the warm pool is separate processes: agentrun --warm and its sandbox's init
+ws=0 wn=0
+for p in $(pgrep -f -- "--spec-fd 3 --warm"); do
+	v=$(awk '/VmRSS/{print $2}' "/proc/$p/status" 2>/dev/null) && ws=$((ws + ${v:-0})) && wn=$((wn + 1))
+done
+echo "warm pool RSS after the bench:             $((ws / 1024)).$(((ws % 1024) * 10 / 1024)) MB ($wn processes)"
