@@ -184,8 +184,50 @@ static char *warm_key(json_t *j, const struct al_profile *pr)
 	return out;
 }
 
+/* The key depends only on the policy, the profile, the kind of run and
+ * the uid: made once per policy (a per-request deep copy and sorted dump of
+ * the profile costs more than the rest of the decision). */
+#define KEYCACHE_N 32
+static struct {
+	char id[160];
+	char *key;
+} keycache[KEYCACHE_N];
+static char keycache_sha[65];
+
+static char *warm_key_cached(json_t *j, const struct al_profile *pr, const char *policy_sha)
+{
+	char id[160];
+	json_t *uid = json_object_get(j, "uid"), *gid = json_object_get(j, "gid");
+
+	if (policy_sha == NULL || pr->name == NULL)
+		return warm_key(j, pr);
+	if (strcmp(keycache_sha, policy_sha) != 0) {
+		for (size_t i = 0; i < KEYCACHE_N; i++) {
+			free(keycache[i].key);
+			keycache[i].key = NULL;
+			keycache[i].id[0] = '\0';
+		}
+		snprintf(keycache_sha, sizeof(keycache_sha), "%s", policy_sha);
+	}
+	snprintf(id, sizeof(id), "%s/%s/%lld:%lld", pr->name,
+		 json_object_get(j, "code") ? "code" : "command",
+		 (long long)json_integer_value(uid), (long long)json_integer_value(gid));
+	size_t free_slot = KEYCACHE_N;
+	for (size_t i = 0; i < KEYCACHE_N; i++) {
+		if (keycache[i].key && strcmp(keycache[i].id, id) == 0)
+			return strdup(keycache[i].key);
+		if (keycache[i].key == NULL && free_slot == KEYCACHE_N)
+			free_slot = i;
+	}
+	char *k = warm_key(j, pr);
+	if (k && free_slot < KEYCACHE_N && (keycache[free_slot].key = strdup(k)) != NULL)
+		snprintf(keycache[free_slot].id, sizeof(keycache[free_slot].id), "%s", id);
+	return k;
+}
+
 static char *build_spec(const char *run_id, const char *identity, const struct gw_request *rq,
-			const struct gw_plan *pl, size_t *len, char **key, al_err *err)
+			const struct gw_plan *pl, const char *policy_sha, size_t *len, char **key,
+			al_err *err)
 {
 	struct al_run_spec s, check;
 	char *out = NULL;
@@ -241,7 +283,7 @@ static char *build_spec(const char *run_id, const char *identity, const struct g
 		else
 			al_err_set(err, ENOMEM, "spec");
 		if (out && key)
-			*key = warm_key(j, pl->profile);
+			*key = warm_key_cached(j, pl->profile, policy_sha);
 	}
 	json_decref(j);
 	goto out;
@@ -351,7 +393,8 @@ void gw_mon_handle_req(struct gw_mon *m, uint64_t id, const char *route, const c
 	char *spec = NULL, *key = NULL;
 	size_t spec_len = 0;
 	if (status == 0) {
-		spec = build_spec(run_id, who.identity, &rq, &pl, &spec_len, &key, &err);
+		spec = build_spec(run_id, who.identity, &rq, &pl, gw_monitor_policy_sha(m), &spec_len,
+				  &key, &err);
 		if (spec == NULL) {
 			status = 400;
 			gw_apierr_set(&e, 400, "bad_field", "%s", err.msg);

@@ -371,7 +371,7 @@ static int start(struct job *j, char *why, size_t whyn)
 	}
 	pid_t parent = getpid();
 	j->t0 = al_now_ms();
-	pid_t pid = fork();
+	pid_t pid = vfork(); /* no page-table copy of the monitor; the child only execs */
 	if (pid < 0) {
 		snprintf(why, whyn, "fork: %s", strerror(errno));
 		return -1;
@@ -511,7 +511,7 @@ static void warm_spawn(struct gw_spawner *s, const char *key)
 	if (write(w->specw, key, klen) != (ssize_t)klen || write(w->specw, "\n", 1) != 1)
 		goto fail;
 	pid_t parent = getpid();
-	pid_t pid = fork();
+	pid_t pid = vfork();
 	if (pid < 0)
 		goto fail;
 	if (pid == 0)
