@@ -514,6 +514,24 @@ else
 	fail identity-traversal-refused "--identity ../al-evil: exit $RC (want 125): $OUT"
 fi
 
+# Every run has net and ipc namespaces of its own, never the host's, never
+# another run's.
+ns_of() { ar --profile escape --identity "$IDENT" -- /bin/readlink /proc/self/ns/net /proc/self/ns/ipc 2>&1 </dev/null | tr '\n' ' '; }
+n1=$(ns_of)
+n2=$(ns_of)
+hostns="$(readlink /proc/self/ns/net) $(readlink /proc/self/ns/ipc) "
+case "$n1$n2" in
+*"$(readlink /proc/self/ns/net)"* | *"$(readlink /proc/self/ns/ipc)"* | *"rror"* | "")
+	fail net-ipc-namespaces-fresh "run 1: $n1; run 2: $n2; host: $hostns" ;;
+*)
+	if [ "$n1" != "$n2" ] && [ "$(echo "$n1" | wc -w)" = 2 ]; then
+		pass net-ipc-namespaces-fresh
+	else
+		fail net-ipc-namespaces-fresh "run 1: $n1; run 2: $n2"
+	fi
+	;;
+esac
+
 # The workspace mount is private even when its base is shared: the deny
 # mask over $CWD/secret.txt stays in the sandbox (fails without the
 # workspace's MS_PRIVATE: the mask propagates to the host and stays there).
