@@ -50,9 +50,10 @@ struct gw_spawner *gw_spawner_new(struct event_base *base, const char *runner, s
  * key: a spec that stands for the request's sandbox (profile, uid, code or
  * command; nothing of the request itself).  A run with a key goes to an
  * idle warm runner of that key when there is one -- agentrun --warm, whose
- * sandbox was prepared from key before the request came -- and each such
- * run starts a warm runner for the next (at most 2 idle per key).  A warm
- * runner that dies unused stops warming for 10 s; requests then go cold. */
+ * sandbox was prepared from key before the request came; after each keyed
+ * run's answer, warm runners are started until 2 are idle for its key (at
+ * most 16 keys).  A warm runner that dies unused stops warming for 10 s;
+ * requests then go cold. */
 int gw_spawner_submit(struct gw_spawner *s, char *spec, size_t spec_len, char *key,
 		      int64_t watchdog_ms, gw_job_cb cb, void *arg);
 /* Tell every idle warm runner to go (policy reload, shutdown): each removes
