@@ -515,10 +515,15 @@ else
 fi
 
 # Every run has net and ipc namespaces of its own, never the host's, never
-# another run's.
-ns_of() { ar --profile escape --identity "$IDENT" -- /bin/readlink /proc/self/ns/net /proc/self/ns/ipc 2>&1 </dev/null | tr '\n' ' '; }
-n1=$(ns_of)
-n2=$(ns_of)
+# another run's (two runs alive at once: a namespace's inode number is
+# reused once it is gone).
+ns_of() { ar --profile escape --identity "$IDENT" -- /bin/sh -c 'readlink /proc/self/ns/net /proc/self/ns/ipc; sleep "$0"' "$1" 2>&1 </dev/null | tr '\n' ' '; }
+ns_of 2 >"$TMPBASE/ns1" &
+nsjob=$!
+sleep 0.7
+n2=$(ns_of 0)
+wait "$nsjob"
+n1=$(cat "$TMPBASE/ns1")
 hostns="$(readlink /proc/self/ns/net) $(readlink /proc/self/ns/ipc) "
 case "$n1$n2" in
 *"$(readlink /proc/self/ns/net)"* | *"$(readlink /proc/self/ns/ipc)"* | *"rror"* | "")
