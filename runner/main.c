@@ -223,15 +223,24 @@ static int warm_mode(int fd)
 	}
 	if (al_run_prepare(&proto, &opts, &p, &failure, &err) < 0)
 		spec_fail(failure == AL_RUN_UNENFORCEABLE ? "unenforceable" : "runner_error", &err);
-	/* Wait for the request (or the end). */
-	struct pollfd pfd[2] = {{fd, POLLIN, 0}, {al_run_prep_sigfd(p), POLLIN, 0}};
+	/* Wait for the request (or the end; or the sandbox's end: its init
+	 * killed or failed while waiting -- say so and go, so the gateway
+	 * never hands a request to a dead sandbox). */
+	struct pollfd pfd[3] = {{fd, POLLIN, 0},
+				{al_run_prep_sigfd(p), POLLIN, 0},
+				{al_run_prep_pidfd(p), POLLIN, 0}};
 	while (rest_len == 0) {
-		int r = poll(pfd, 2, -1);
+		int r = poll(pfd, 3, -1);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0 || pfd[1].revents) {
 			al_run_abandon(p);
 			return 0;
+		}
+		if (pfd[2].revents) {
+			al_run_prep_died(p, &err);
+			al_run_abandon(p);
+			spec_fail("runner_error", &err);
 		}
 		if (pfd[0].revents)
 			break;

@@ -330,6 +330,25 @@ int al_run_prep_sigfd(const struct al_run_prep *p)
 	return p->sig_fd;
 }
 
+int al_run_prep_pidfd(const struct al_run_prep *p)
+{
+	return p->pidfd;
+}
+
+int al_run_prep_died(struct al_run_prep *p, al_err *err)
+{
+	char msg[AL_ERR_MSG_MAX] = "";
+	ssize_t r = -1;
+
+	if (p->errmsg_p[0] >= 0) {
+		set_nonblock(p->errmsg_p[0]);
+		r = read(p->errmsg_p[0], msg, sizeof(msg) - 1);
+	}
+	msg[r > 0 ? r : 0] = '\0';
+	return al_err_set(err, 0, "the prepared sandbox's init ended before the run%s%s",
+			  msg[0] ? ": " : "", msg);
+}
+
 int al_run_prepare(const struct al_run_spec *proto, const struct al_run_opts *opts,
 		   struct al_run_prep **out, enum al_run_failure *failure, al_err *err)
 {

@@ -51,6 +51,10 @@ int al_run_start(struct al_run_prep *p, const struct al_run_spec *spec,
 void al_run_abandon(struct al_run_prep *p);
 /* The signalfd (SIGTERM, SIGINT, SIGHUP) a waiting caller should poll. */
 int al_run_prep_sigfd(const struct al_run_prep *p);
+/* The init's pidfd (readable when it has exited), and the error to report
+ * then (its setup error, when it wrote one); always -1. */
+int al_run_prep_pidfd(const struct al_run_prep *p);
+int al_run_prep_died(struct al_run_prep *p, al_err *err);
 
 /* The dispatch the supervisor sends the waiting init: this header, then
  * argc + envc + 1 NUL-terminated strings (argv, envp, cwd), in a sealed

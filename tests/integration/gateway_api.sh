@@ -419,6 +419,20 @@ call POST /v1/run '{"code":"x = bytearray(200 << 20)\nprint(len(x))","language":
 is warm-run-limit-is-per-request "$ST $(jv "$BODY" oom_killed) $(jv "$BODY" stdout | tr -d '\n')" "200 false 209715200"
 call POST /v1/run '{"code":"import os\nprint(os.getcwd(), sorted(os.listdir(\".\")))","language":"python","identity":"warm-b"}'
 is warm-run-own-workspace "$ST $(jv "$BODY" stdout | tr -d '\n')" "200 /work []"
+# a warm sandbox whose init dies while it waits is never handed a request
+sleep 0.5
+killed=0
+for w in $(pgrep -P "$GWPID" -f -- '--spec-fd 3 --warm'); do
+	for i in $(pgrep -P "$w"); do kill -KILL "$i" && killed=$((killed + 1)); done
+done
+sleep 0.5
+call POST /v1/run '{"code":"print(5)","language":"python"}'
+if [ "$killed" -gt 0 ] && [ "$ST $(jv "$BODY" stdout | tr -d '\n')" = "200 5" ] &&
+	grep -q "warm runner .* ended before use.*ended before the run" "$LOG"; then
+	pass "warm-dead-sandbox-not-used ($killed killed)"
+else
+	fail warm-dead-sandbox-not-used "killed $killed; $ST $BODY; log: $(grep 'warm runner' "$LOG" | tail -2)"
+fi
 call GET /metrics
 warm1=$(echo "$BODY" | sed -n 's/^agentgw_runs_started_total{sandbox="warm"} //p')
 [ "$((${warm1:-0} - ${warm0:-0}))" -ge 3 ] && pass warm-runs-counted ||
