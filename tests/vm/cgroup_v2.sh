@@ -9,6 +9,7 @@
 #   build/tests/test_cgroup, build/tests/test_landlock  (one line per test)
 #   tests/integration/runner_cli.sh, runner_escape.sh  (build/bin/agentrun,
 #                                                       build/bin/al-helper)
+#   tests/integration/gateway_api.sh, gateway_load.sh  (build/bin/agentgw)
 # and prints every result as "PASS: v2-NAME" / "FAIL: v2-NAME: why" (the
 # tests/lib.sh format, so tests/run.sh can count them); other lines are
 # information (timings).  A VM that cannot boot, a missing binary or a step
@@ -28,7 +29,7 @@ VMTEST=${VMTEST:-$TOP/../shared/tools/vmtest.sh}
 export VMTEST_TIMEOUT=${VMTEST_TIMEOUT:-2700}
 P=v2-
 UNITS="test_cgroup test_landlock"
-SCRIPTS="runner_cli runner_escape"
+SCRIPTS="runner_cli runner_escape gateway_api gateway_load"
 
 fail() { echo "FAIL: $P$1: ${2:-}"; }
 
@@ -41,7 +42,7 @@ if [ ! -x "$VMTEST" ]; then
 	exit 0
 fi
 missing=
-for f in bin/agentrun bin/al-helper tests/test_cgroup tests/test_landlock; do
+for f in bin/agentrun bin/agentgw bin/al-helper tests/test_cgroup tests/test_landlock; do
 	[ -x "$BD/$f" ] || missing="$missing $BD/$f"
 done
 if [ -n "$missing" ]; then
@@ -56,7 +57,7 @@ OUT=$DIR.out
 LOG=$DIR.log
 trap 'rm -rf "$DIR" "$OUT" "$LOG"' EXIT
 mkdir -p "$DIR/build/bin" "$DIR/build/tests" "$DIR/tests/integration" "$DIR/policy"
-cp -p "$BD/bin/agentrun" "$BD/bin/al-helper" "$DIR/build/bin/"
+cp -p "$BD/bin/agentrun" "$BD/bin/agentgw" "$BD/bin/al-helper" "$DIR/build/bin/"
 for t in $UNITS; do cp -p "$BD/tests/$t" "$DIR/build/tests/"; done
 cp -p "$TOP/tests/lib.sh" "$DIR/tests/"
 for s in $SCRIPTS; do cp -p "$TOP/tests/integration/$s.sh" "$DIR/tests/integration/"; done
