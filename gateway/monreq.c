@@ -160,15 +160,12 @@ static char *dup_bytes(const char *s, size_t n)
 static char *warm_key(json_t *j, const struct al_profile *pr)
 {
 	json_t *k = json_deep_copy(j);
-	struct al_limits unset = {AL_LIMIT_UNSET, AL_LIMIT_UNSET, AL_LIMIT_UNSET,
-				  AL_LIMIT_UNSET, AL_LIMIT_UNSET, AL_LIMIT_UNSET,
-				  AL_LIMIT_UNSET, AL_LIMIT_UNSET, AL_LIMIT_UNSET},
-			 eff;
+	struct al_limits eff;
 	char *out = NULL;
 
 	if (k == NULL)
 		return NULL;
-	al_limits_effective(&pr->limits, &unset, &eff);
+	al_limits_effective(&pr->limits, NULL, &eff); /* the profile's own */
 	json_object_set_new(k, "run_id", json_string("r-0"));
 	json_object_set_new(k, "identity", json_string("warm"));
 	json_object_set_new(k, "limits", al_limits_to_json(&eff));

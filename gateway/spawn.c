@@ -344,6 +344,53 @@ static __attribute__((noreturn)) void exec_runner(struct gw_spawner *s, pid_t pa
 
 static int watch(struct job *j, char *why, size_t whyn);
 
+/* A pipe with both ends above the low fds, CLOEXEC; O_NONBLOCK on the end
+ * the monitor keeps (mine: 0 the read end, 1 the write end).  0 or -1. */
+static int runner_pipe(int fds[2], int mine)
+{
+	int p[2];
+
+	fds[0] = fds[1] = -1;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	fds[0] = high_fd(p[0]);
+	fds[1] = high_fd(p[1]);
+	if (fds[0] < 0 || fds[1] < 0 || fcntl(fds[mine], F_SETFL, O_NONBLOCK) < 0) {
+		for (int i = 0; i < 2; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+		fds[0] = fds[1] = -1;
+		return -1;
+	}
+	return 0;
+}
+
+/* Start agentrun (--warm or not) with specfd as its fd 3 and outw as its
+ * stdout, in a process group of its own; its pid, with *pidfd watching it,
+ * or -1 (errno set; nothing left running). */
+static pid_t spawn_runner(struct gw_spawner *s, int specfd, int outw, bool warm, int *pidfd)
+{
+	pid_t parent = getpid();
+	pid_t pid = vfork(); /* no page-table copy of the monitor; the child only execs */
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0)
+		exec_runner(s, parent, specfd, outw, warm);
+	setpgid(pid, pid); /* also from here: no window where a group kill misses it */
+	*pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (*pidfd < 0) {
+		/* cannot watch it: kill and reap it now */
+		int e = errno;
+		kill(pid, SIGKILL);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		errno = e;
+		return -1;
+	}
+	return pid;
+}
+
 static int start(struct job *j, char *why, size_t whyn)
 {
 	struct gw_spawner *s = j->s;
@@ -359,34 +406,16 @@ static int start(struct job *j, char *why, size_t whyn)
 	fcntl(specfd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
 	free(j->spec);
 	j->spec = NULL;
-	if (pipe2(p, O_CLOEXEC) < 0) {
+	if (runner_pipe(p, 0) < 0) {
 		snprintf(why, whyn, "pipe: %s", strerror(errno));
 		return -1;
 	}
-	j->outfd = high_fd(p[0]);
-	outw = high_fd(p[1]);
-	if (j->outfd < 0 || outw < 0 || fcntl(j->outfd, F_SETFL, O_NONBLOCK) < 0) {
-		snprintf(why, whyn, "pipe: %s", strerror(errno));
-		return -1;
-	}
-	pid_t parent = getpid();
+	j->outfd = p[0];
+	outw = p[1];
 	j->t0 = al_now_ms();
-	pid_t pid = vfork(); /* no page-table copy of the monitor; the child only execs */
-	if (pid < 0) {
-		snprintf(why, whyn, "fork: %s", strerror(errno));
-		return -1;
-	}
-	if (pid == 0)
-		exec_runner(s, parent, specfd, outw, false);
-	j->pid = pid;
-	setpgid(pid, pid); /* also from here: no window where a group kill misses it */
-	j->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (j->pidfd < 0) {
-		/* cannot watch it: kill and reap it now */
-		kill(pid, SIGKILL);
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		snprintf(why, whyn, "pidfd_open: %s", strerror(errno));
+	j->pid = spawn_runner(s, specfd, outw, false, &j->pidfd);
+	if (j->pid < 0) {
+		snprintf(why, whyn, "start agentrun: %s", strerror(errno));
 		return -1;
 	}
 	return watch(j, why, whyn);
@@ -497,38 +526,26 @@ static void warm_spawn(struct gw_spawner *s, const char *key)
 	}
 	w->s = s;
 	w->pidfd = w->specw = w->outfd = -1;
-	if (pipe2(sp, O_CLOEXEC) < 0 || pipe2(op, O_CLOEXEC) < 0)
+	if (runner_pipe(sp, 1) < 0 || runner_pipe(op, 0) < 0)
 		goto fail;
-	w->specw = high_fd(sp[1]);
-	w->outfd = high_fd(op[0]);
+	w->specw = sp[1];
+	w->outfd = op[0];
 	sp[1] = op[0] = -1;
-	sp[0] = high_fd(sp[0]);
-	op[1] = high_fd(op[1]);
-	if (w->specw < 0 || w->outfd < 0 || sp[0] < 0 || op[1] < 0 ||
-	    fcntl(w->outfd, F_SETFL, O_NONBLOCK) < 0 || fcntl(w->specw, F_SETFL, O_NONBLOCK) < 0)
-		goto fail;
 	/* the first line: what to prepare (fits the empty pipe) */
 	if (write(w->specw, key, klen) != (ssize_t)klen || write(w->specw, "\n", 1) != 1)
 		goto fail;
-	pid_t parent = getpid();
-	pid_t pid = vfork();
-	if (pid < 0)
+	w->pid = spawn_runner(s, sp[0], op[1], true, &w->pidfd);
+	if (w->pid < 0)
 		goto fail;
-	if (pid == 0)
-		exec_runner(s, parent, sp[0], op[1], true);
-	w->pid = pid;
-	setpgid(pid, pid);
 	close(sp[0]);
 	close(op[1]);
 	sp[0] = op[1] = -1;
-	w->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (w->pidfd < 0 ||
-	    (w->ev_exit = event_new(s->base, w->pidfd, EV_READ | EV_PERSIST, on_warm_exit, w)) ==
+	if ((w->ev_exit = event_new(s->base, w->pidfd, EV_READ | EV_PERSIST, on_warm_exit, w)) ==
 		NULL ||
 	    event_add(w->ev_exit, NULL) < 0) {
-		kill(-pid, SIGKILL);
-		kill(pid, SIGKILL);
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		kill(-w->pid, SIGKILL);
+		kill(w->pid, SIGKILL);
+		while (waitpid(w->pid, NULL, 0) < 0 && errno == EINTR)
 			;
 		goto fail;
 	}
@@ -543,40 +560,38 @@ fail:
 		if (op[i] >= 0)
 			close(op[i]);
 	}
-	w->ev_exit = NULL;
-	if (w->pidfd >= 0)
-		close(w->pidfd);
-	if (w->specw >= 0)
-		close(w->specw);
-	if (w->outfd >= 0)
-		close(w->outfd);
-	free(w->key);
-	free(w);
+	warm_free(w); /* not listed yet: only frees */
 }
 
-/* Hand j's spec to an idle warm runner for j->key: 1 when taken, 0 when
- * there is none (or it cannot take it; then it is told to go). */
-static int warm_take(struct job *j, char *why, size_t whyn)
+/* Tell an idle warm runner to go: EOF on its pipe; it removes its sandbox
+ * and exits 0 (reaped by on_warm_exit). */
+static void warm_dismiss(struct warm *w)
+{
+	w->closing = true;
+	close(w->specw);
+	w->specw = -1;
+}
+
+/* Hand j's spec to an idle warm runner for j->key: true when taken, false
+ * when there is none (or it cannot take it; then it is told to go). */
+static bool warm_take(struct job *j)
 {
 	struct gw_spawner *s = j->s;
 	struct warm *w = NULL;
 
 	if (j->key == NULL || j->spec_len > WARM_SPEC_MAX)
-		return 0;
+		return false;
 	for (struct warm *x = s->warm; x; x = x->next)
 		if (!x->closing && strcmp(x->key, j->key) == 0) {
 			w = x;
 			break;
 		}
 	if (w == NULL)
-		return 0;
+		return false;
 	/* the pipe holds the first line at most: the spec fits */
-	ssize_t r = write(w->specw, j->spec, j->spec_len);
-	if (r != (ssize_t)j->spec_len) {
-		w->closing = true;
-		close(w->specw);
-		w->specw = -1;
-		return 0;
+	if (write(w->specw, j->spec, j->spec_len) != (ssize_t)j->spec_len) {
+		warm_dismiss(w);
+		return false;
 	}
 	close(w->specw);
 	w->specw = -1;
@@ -589,17 +604,14 @@ static int warm_take(struct job *j, char *why, size_t whyn)
 	w->pidfd = w->outfd = -1;
 	s->n_warm_live--;
 	warm_free(w);
-	return 1;
+	return true;
 }
 
 void gw_spawner_flush_warm(struct gw_spawner *s)
 {
 	for (struct warm *w = s->warm; w; w = w->next)
-		if (!w->closing) {
-			w->closing = true; /* EOF: it removes its sandbox and exits 0 */
-			close(w->specw);
-			w->specw = -1;
-		}
+		if (!w->closing)
+			warm_dismiss(w);
 	s->warm_fail_ms = 0;
 }
 
@@ -614,8 +626,8 @@ static void run_job(struct job *j)
 			s->active++;
 			break;
 		}
-	int r = warm_take(j, why, sizeof(why));
-	if (r == 1) {
+	int r;
+	if (warm_take(j)) {
 		s->n_warm_runs++;
 		r = watch(j, why, sizeof(why));
 	} else {

@@ -88,16 +88,25 @@ static __attribute__((noreturn)) void spec_fail(const char *code, const al_err *
  * closed, so the gateway answers while the sandbox is being torn down. */
 static void result_early(const struct al_run_result *res, void *arg)
 {
-	bool *printed = arg;
 	json_t *out = al_run_result_to_json(res);
-	if (out && print_json_line(out) == 0)
-		*printed = true;
+	if (out)
+		print_json_line(out);
 	json_decref(out);
 	int nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	if (nul >= 0) {
 		dup2(nul, STDOUT_FILENO);
 		close(nul);
 	}
+}
+
+/* A spec's JSON text (what names it in an error). */
+static json_t *load_json(const char *buf, size_t len, const char *what, al_err *err)
+{
+	json_error_t jerr;
+	json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (j == NULL)
+		al_err_set(err, 0, "%s: %s", what, jerr.text);
+	return j;
 }
 
 static int spec_fd_mode(int fd)
@@ -108,29 +117,18 @@ static int spec_fd_mode(int fd)
 	struct al_run_spec spec;
 	struct al_run_result res;
 	enum al_run_failure failure;
-	bool printed = false;
-	struct al_run_opts opts = {.stdin_fd = -1, .on_result = result_early, .result_arg = &printed};
+	struct al_run_opts opts = {.stdin_fd = -1, .on_result = result_early};
 
 	al_run_spec_init(&spec);
 	if (al_read_fd_all(fd, 64u << 20, &buf, &len, &err) < 0)
 		spec_fail("runner_error", &err);
 	close(fd);
-	json_error_t jerr;
-	json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (j == NULL) {
-		al_err_set(&err, 0, "run spec: %s", jerr.text);
-		spec_fail("runner_error", &err);
-	}
-	if (al_run_spec_from_json(j, &spec, &err) < 0)
+	json_t *j = load_json(buf, len, "run spec", &err);
+	if (j == NULL || al_run_spec_from_json(j, &spec, &err) < 0)
 		spec_fail("runner_error", &err);
 	json_decref(j);
 	if (al_run(&spec, &opts, &res, &failure, &err) < 0)
 		spec_fail(failure == AL_RUN_UNENFORCEABLE ? "unenforceable" : "runner_error", &err);
-	if (!printed) {
-		json_t *out = al_run_result_to_json(&res);
-		print_json_line(out);
-		json_decref(out);
-	}
 	al_run_result_free(&res);
 	al_run_spec_free(&spec);
 	return 0;
@@ -149,10 +147,7 @@ static json_t *read_json_line(int fd, char **rest, size_t *rest_len, al_err *err
 	for (;;) {
 		char *nl = buf ? memchr(buf, '\n', len) : NULL;
 		if (nl) {
-			json_error_t jerr;
-			json_t *j = json_loadb(buf, (size_t)(nl - buf), JSON_REJECT_DUPLICATES, &jerr);
-			if (j == NULL)
-				al_err_set(err, 0, "warm spec: %s", jerr.text);
+			json_t *j = load_json(buf, (size_t)(nl - buf), "warm spec", err);
 			*rest_len = len - (size_t)(nl + 1 - buf);
 			memmove(buf, nl + 1, *rest_len);
 			*rest = buf;
@@ -202,8 +197,7 @@ static int warm_mode(int fd)
 	struct al_run_spec proto, spec;
 	struct al_run_result res;
 	enum al_run_failure failure;
-	bool printed = false;
-	struct al_run_opts opts = {.stdin_fd = -1, .on_result = result_early, .result_arg = &printed};
+	struct al_run_opts opts = {.stdin_fd = -1, .on_result = result_early};
 	struct al_run_prep *p = NULL;
 
 	al_run_spec_init(&proto);
@@ -263,11 +257,9 @@ static int warm_mode(int fd)
 	memcpy(all, rest, rest_len);
 	if (more_len)
 		memcpy(all + rest_len, more, more_len);
-	json_error_t jerr;
-	json_t *j = json_loadb(all, rest_len + more_len, JSON_REJECT_DUPLICATES, &jerr);
+	json_t *j = load_json(all, rest_len + more_len, "run spec", &err);
 	if (j == NULL) {
 		al_run_abandon(p);
-		al_err_set(&err, 0, "run spec: %s", jerr.text);
 		spec_fail("runner_error", &err);
 	}
 	if (!same_field(pj, j, "profile") || !same_field(pj, j, "syscall_profile") ||
@@ -284,11 +276,6 @@ static int warm_mode(int fd)
 	json_decref(j);
 	if (al_run_start(p, &spec, &res, &failure, &err) < 0)
 		spec_fail(failure == AL_RUN_UNENFORCEABLE ? "unenforceable" : "runner_error", &err);
-	if (!printed) {
-		json_t *out = al_run_result_to_json(&res);
-		print_json_line(out);
-		json_decref(out);
-	}
 	al_run_result_free(&res);
 	al_run_spec_free(&spec);
 	al_run_spec_free(&proto);
@@ -421,9 +408,8 @@ int main(int argc, char **argv)
 	char run_id[40] = "r-";
 	if (al_random_hex(run_id + 2, 12, &err) < 0)
 		al_die(EXIT_AGENTRUN, PROG, &err);
-	struct al_limits req = {AL_LIMIT_UNSET, AL_LIMIT_UNSET, AL_LIMIT_UNSET,
-				AL_LIMIT_UNSET, AL_LIMIT_UNSET, AL_LIMIT_UNSET,
-				AL_LIMIT_UNSET, AL_LIMIT_UNSET, AL_LIMIT_UNSET};
+	struct al_limits req;
+	al_limits_init(&req);
 	req.timeout_sec = timeout;
 	al_limits_effective(&pr->limits, &req, &spec.limits);
 	spec.run_id = strdup(run_id);

@@ -866,23 +866,7 @@ reap:
 out:
 	free(cout.buf);
 	free(cerr.buf);
-	/* Teardown: the tree killed, init reaped, the group removed (it
-	 * checks the group is empty). */
-	if (pid > 0) {
-		int st;
-		kill(pid, SIGKILL);
-		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-			;
-		p->pid = -1;
-	}
-	if (p->cg) {
-		al_err derr = {0};
-		al_cgroup_kill(p->cg, NULL);
-		if (al_cgroup_destroy(p->cg, &derr) < 0)
-			fprintf(stderr, "agentrun: %s\n", derr.msg);
-		p->cg = NULL;
-	}
-	prep_free(p);
+	prep_free(p); /* the teardown: tree killed, init reaped, group removed */
 	return rc;
 }
 

@@ -102,7 +102,9 @@ int al_cgroup_create(const char *parent, const char *name, const struct al_limit
 int al_cgroup_fast_attach_prepare(al_err *err);
 
 /* Change the limits of a group made by al_cgroup_create (memory, pids,
- * CPU quota; a quota can be set only when the group was made with one).  A
+ * CPU quota; a quota can be set only when the group was made with one, and
+ * one is left as it is when l has none).  al_cgroup_create writes its first
+ * limits with the same code.  A
  * warm sandbox's group is made with the profile's ceilings and gets the
  * request's effective limits at dispatch. */
 int al_cgroup_set_limits(struct al_cgroup *cg, const struct al_limits *l, al_err *err);

@@ -254,6 +254,37 @@ static int v1_mkdir(struct al_cgroup *cg, const struct cg_host *hs, int c, const
 	return 0;
 }
 
+/* l's limits into cg's files: memory without swap (memsw equal to the
+ * limit, and memsw >= limit at every step: a raise writes memsw first, a
+ * lowering last), pids, the CPU quota when l has one (the group needs the
+ * cpu controller then).  fresh: a group just made, unlimited: nothing to
+ * read to know the order. */
+static int v1_write_limits(struct al_cgroup *cg, const struct cg_host *hs,
+			   const struct al_limits *l, bool fresh, al_err *err)
+{
+	int64_t mem = l->mem_max_mb << 20, cur = 0;
+	bool raise = !fresh &&
+		     cg_read_i64_at(cg->h[cg->idx[C_MEMORY]].fd, "memory.limit_in_bytes", &cur) == 0 &&
+		     mem > cur;
+
+	if (hs->caps.memsw && raise &&
+	    v1_set(cg, C_MEMORY, "memory.memsw.limit_in_bytes", mem, err) < 0)
+		return -1;
+	if (v1_set(cg, C_MEMORY, "memory.limit_in_bytes", mem, err) < 0)
+		return -1;
+	if (hs->caps.memsw && !raise &&
+	    v1_set(cg, C_MEMORY, "memory.memsw.limit_in_bytes", mem, err) < 0)
+		return -1;
+	if (v1_set(cg, C_PIDS, "pids.max", l->pids_max, err) < 0)
+		return -1;
+	if (l->cpu_max_percent == AL_LIMIT_UNSET)
+		return 0;
+	if (cg->idx[C_CPU] < 0)
+		return al_err_set(err, EINVAL, "cgroup %s has no cpu controller", cg->rel);
+	return v1_set(cg, C_CPU, "cpu.cfs_quota_us", l->cpu_max_percent * (CG_PERIOD_US / 100),
+		      err);
+}
+
 int cg_v1_create(const struct cg_host *hs, const char *parent, const char *name,
 		 const struct al_limits *l, struct al_cgroup **out, al_err *err)
 {
@@ -285,17 +316,10 @@ int cg_v1_create(const struct cg_host *hs, const char *parent, const char *name,
 		if (want[c] && v1_mkdir(cg, hs, c, parent, l, &plock, err) < 0)
 			goto fail;
 
-	int64_t mem = l->mem_max_mb << 20;
-	/* No swap: memsw equal to the limit (set after it: memsw >= limit), or
-	 * without swap accounting at least no swapping on limit reclaim. */
-	if (v1_set(cg, C_MEMORY, "memory.limit_in_bytes", mem, err) < 0 ||
-	    (hs->caps.memsw && v1_set(cg, C_MEMORY, "memory.memsw.limit_in_bytes", mem, err) < 0) ||
-	    (!hs->caps.memsw && v1_set(cg, C_MEMORY, "memory.swappiness", 0, err) < 0) ||
-	    v1_set(cg, C_PIDS, "pids.max", l->pids_max, err) < 0)
-		goto fail;
-	if (want[C_CPU] && (v1_set(cg, C_CPU, "cpu.cfs_period_us", CG_PERIOD_US, err) < 0 ||
-			    v1_set(cg, C_CPU, "cpu.cfs_quota_us",
-				   l->cpu_max_percent * (CG_PERIOD_US / 100), err) < 0))
+	/* Without swap accounting at least no swapping on limit reclaim. */
+	if ((!hs->caps.memsw && v1_set(cg, C_MEMORY, "memory.swappiness", 0, err) < 0) ||
+	    (want[C_CPU] && v1_set(cg, C_CPU, "cpu.cfs_period_us", CG_PERIOD_US, err) < 0) ||
+	    v1_write_limits(cg, hs, l, true, err) < 0)
 		goto fail;
 	*out = cg;
 	return 0;
@@ -390,29 +414,5 @@ int cg_v1_sweep(const struct cg_host *hs, const char *parent, al_err *err)
 int cg_v1_set_limits(struct al_cgroup *cg, const struct cg_host *hs, const struct al_limits *l,
 		     al_err *err)
 {
-	int64_t mem = l->mem_max_mb << 20, cur = 0;
-	const struct cg_hier *h = &cg->h[cg->idx[C_MEMORY]];
-
-	/* memsw >= limit at every step: raise memsw first, lower it last */
-	bool raise = cg_read_i64_at(h->fd, "memory.limit_in_bytes", &cur) == 0 && mem > cur;
-	if (hs->caps.memsw && raise &&
-	    v1_set(cg, C_MEMORY, "memory.memsw.limit_in_bytes", mem, err) < 0)
-		return -1;
-	if (v1_set(cg, C_MEMORY, "memory.limit_in_bytes", mem, err) < 0)
-		return -1;
-	if (hs->caps.memsw && !raise &&
-	    v1_set(cg, C_MEMORY, "memory.memsw.limit_in_bytes", mem, err) < 0)
-		return -1;
-	if (v1_set(cg, C_PIDS, "pids.max", l->pids_max, err) < 0)
-		return -1;
-	if (l->cpu_max_percent != AL_LIMIT_UNSET) {
-		if (cg->idx[C_CPU] < 0)
-			return al_err_set(err, EINVAL, "cgroup %s has no cpu controller", cg->rel);
-		if (v1_set(cg, C_CPU, "cpu.cfs_quota_us", l->cpu_max_percent * (CG_PERIOD_US / 100),
-			   err) < 0)
-			return -1;
-	} else if (cg->idx[C_CPU] >= 0 && v1_set(cg, C_CPU, "cpu.cfs_quota_us", -1, err) < 0) {
-		return -1;
-	}
-	return 0;
+	return v1_write_limits(cg, hs, l, false, err);
 }

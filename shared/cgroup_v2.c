@@ -149,7 +149,7 @@ int cg_v2_create(const char *root, const char *base, const struct al_cg_fakefs *
 		 const char *parent, const char *name, const struct al_limits *l,
 		 struct al_cgroup **out, al_err *err)
 {
-	char path[CG_PATH_MAX], buf[512], v[64];
+	char path[CG_PATH_MAX], buf[512];
 	unsigned need = M_MEMORY | M_PIDS | (l->cpu_max_percent != AL_LIMIT_UNSET ? M_CPU : 0);
 	cleanup_close int cur = -1, plock = -1;
 	int rc;
@@ -213,20 +213,10 @@ int cg_v2_create(const char *root, const char *base, const struct al_cg_fakefs *
 	cg->has_freeze = cg_exists_at(fd, "cgroup.freeze");
 	cg->has_oom_group = cg_exists_at(fd, "memory.oom.group");
 
-	snprintf(v, sizeof(v), "%" PRId64, l->mem_max_mb << 20);
-	if (v2_set(cg, "memory.max", v, err) < 0 ||
-	    (cg->has_swap_max && v2_set(cg, "memory.swap.max", "0", err) < 0) ||
-	    (cg->has_oom_group && v2_set(cg, "memory.oom.group", "1", err) < 0))
+	if ((cg->has_swap_max && v2_set(cg, "memory.swap.max", "0", err) < 0) ||
+	    (cg->has_oom_group && v2_set(cg, "memory.oom.group", "1", err) < 0) ||
+	    cg_v2_set_limits(cg, l, err) < 0)
 		goto fail;
-	snprintf(v, sizeof(v), "%" PRId64, l->pids_max);
-	if (v2_set(cg, "pids.max", v, err) < 0)
-		goto fail;
-	if (need & M_CPU) {
-		snprintf(v, sizeof(v), "%" PRId64 " %d", l->cpu_max_percent * (CG_PERIOD_US / 100),
-			 CG_PERIOD_US);
-		if (v2_set(cg, "cpu.max", v, err) < 0)
-			goto fail;
-	}
 	*out = cg;
 	return 0;
 fail:
@@ -289,6 +279,8 @@ int cg_v2_sweep(const char *root, const char *base, const struct al_cg_fakefs *f
 	return removed;
 }
 
+/* memory.max, pids.max, and cpu.max when l has a quota (the group has the
+ * cpu controller then: cg_v2_create enables it). */
 int cg_v2_set_limits(struct al_cgroup *cg, const struct al_limits *l, al_err *err)
 {
 	char v[64];
@@ -299,15 +291,9 @@ int cg_v2_set_limits(struct al_cgroup *cg, const struct al_limits *l, al_err *er
 	snprintf(v, sizeof(v), "%" PRId64, l->pids_max);
 	if (v2_set(cg, "pids.max", v, err) < 0)
 		return -1;
-	if (l->cpu_max_percent != AL_LIMIT_UNSET)
-		snprintf(v, sizeof(v), "%" PRId64 " %d", l->cpu_max_percent * (CG_PERIOD_US / 100),
-			 CG_PERIOD_US);
-	else
-		snprintf(v, sizeof(v), "max %d", CG_PERIOD_US);
-	/* without a quota the cpu controller may not be enabled: nothing to undo */
-	if (cg_exists_at(cg->h[0].fd, "cpu.max") && v2_set(cg, "cpu.max", v, err) < 0)
-		return -1;
-	if (l->cpu_max_percent != AL_LIMIT_UNSET && !cg_exists_at(cg->h[0].fd, "cpu.max"))
-		return al_err_set(err, EINVAL, "cgroup %s has no cpu controller", cg->h[0].path);
-	return 0;
+	if (l->cpu_max_percent == AL_LIMIT_UNSET)
+		return 0;
+	snprintf(v, sizeof(v), "%" PRId64 " %d", l->cpu_max_percent * (CG_PERIOD_US / 100),
+		 CG_PERIOD_US);
+	return v2_set(cg, "cpu.max", v, err);
 }
