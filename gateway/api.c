@@ -21,6 +21,7 @@
 
 #include "../policy/policy.h"
 #include "../shared/cleanup.h"
+#include "../shared/runspec.h"
 #include "../shared/util.h"
 #include "auth.h"
 #include "caps.h"
@@ -245,17 +246,6 @@ void gw_api_free(struct gw_front *f)
 	f->runs = NULL;
 }
 
-static bool run_id_shape(const char *s)
-{
-	size_t n = strlen(s);
-	if (n < 3 || n > 63 || strncmp(s, "r-", 2) != 0)
-		return false;
-	for (s += 2; *s; s++)
-		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
-			return false;
-	return true;
-}
-
 /* ---- endpoints -------------------------------------------------------------- */
 
 static void forward(struct gw_front *f, struct evhttp_request *req, const char *route,
@@ -353,7 +343,7 @@ static void runs(struct gw_front *f, struct evhttp_request *req, const char *rou
 
 	if (!auth_ok(f, req, route, &who))
 		return;
-	if (!run_id_shape(run_id)) {
+	if (!al_run_id_valid(run_id)) {
 		reply_err(f, req, route, 404, "not_found",
 			  "no such run (run ids look like r-<hex>)");
 		return;

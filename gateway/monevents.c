@@ -16,6 +16,7 @@
 
 #include "../policy/policy.h"
 #include "../shared/cleanup.h"
+#include "../shared/runspec.h"
 #include "../shared/util.h"
 #include "auth.h"
 #include "monitor.h"
@@ -23,17 +24,6 @@
 #include "serve.h"
 
 #define VIOL_LINE_MAX (64u << 10)
-
-static bool run_id_ok(const char *s)
-{
-	size_t n = strlen(s);
-	if (n < 3 || n > 63 || strncmp(s, "r-", 2) != 0)
-		return false;
-	for (s += 2; *s; s++)
-		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
-			return false;
-	return true;
-}
 
 /* ---- policy reload ------------------------------------------------------- */
 
@@ -342,7 +332,7 @@ static void launcher_line(struct gw_mon *m, const char *line, size_t n)
 		if (json_object_get(rec, "syscall") == NULL)
 			json_object_set_new(rec, "syscall", json_string("?"));
 		const char *rid = json_string_value(json_object_get(j, "run_id"));
-		if (rid && run_id_ok(rid))
+		if (rid && al_run_id_valid(rid))
 			json_object_set_new(rec, "run_id", json_string(rid));
 		json_t *rp = json_object_get(rec, "repeats");
 		count = rp ? json_integer_value(rp) : 1;

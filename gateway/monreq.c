@@ -578,17 +578,6 @@ static void run_done(const struct gw_job_outcome *o, void *arg)
 	json_decref(res);
 }
 
-static bool run_id_ok(const char *s)
-{
-	size_t n = strlen(s);
-	if (n < 3 || n > 63 || strncmp(s, "r-", 2) != 0)
-		return false;
-	for (s += 2; *s; s++)
-		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
-			return false;
-	return true;
-}
-
 void gw_mon_handle_find(struct gw_mon *m, uint64_t id, const char *run_id, const char *token,
 			size_t token_len)
 {
@@ -602,7 +591,7 @@ void gw_mon_handle_find(struct gw_mon *m, uint64_t id, const char *run_id, const
 				   gw_mon_meta("/v1/runs", NULL, false, NULL, NULL));
 		return;
 	}
-	if (!run_id_ok(run_id)) {
+	if (!al_run_id_valid(run_id)) {
 		gw_apierr_set(&e, 404, "not_found", "no run %.80s", run_id);
 		gw_mon_respond_err(m, id, &e, NULL,
 				   gw_mon_meta("/v1/runs", NULL, false, NULL, NULL));

@@ -59,7 +59,7 @@ static const char *const env_denied[] = {
 static const char *const env_denied_prefix[] = {"LD_", "GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_",
 						NULL};
 
-static bool run_id_valid(const char *s)
+bool al_run_id_valid(const char *s)
 {
 	size_t n = strlen(s);
 
@@ -264,7 +264,7 @@ static int parse_spec(json_t *j, struct al_run_spec *s, al_err *err)
 		return -1;
 	if (al_jf_string(j, "spec", "run_id", AL_JF_NULL_OK, &s->run_id, NULL, err) < 0)
 		return -1;
-	if (s->run_id && !run_id_valid(s->run_id))
+	if (s->run_id && !al_run_id_valid(s->run_id))
 		return al_jf_err(err, "spec.run_id",
 				 "must be \"r-\" and lowercase hex, at most 63 "
 				 "characters");
@@ -486,7 +486,7 @@ static int parse_result(json_t *j, struct al_run_result *r, al_err *err)
 	if (al_jf_known_keys(j, "result", keys, err) < 0 ||
 	    fixed_string(j, "run_id", true, r->run_id, sizeof(r->run_id), err) < 0)
 		return -1;
-	if (r->run_id[0] != '\0' && !run_id_valid(r->run_id))
+	if (r->run_id[0] != '\0' && !al_run_id_valid(r->run_id))
 		return al_jf_err(err, "result.run_id", "must be \"r-\" and lowercase hex");
 	v = json_object_get(j, "signal");
 	if (v == NULL)

@@ -53,6 +53,9 @@ struct al_run_result {
 	char layers[512];        /* enforcement layers active, e.g. "ns:mnt,pid,net,ipc,uts,cgroup;cgroup:v1;seccomp;landlock:7" */
 };
 
+/* A run id: "r-" and 1 to 61 lowercase hex digits. */
+bool al_run_id_valid(const char *s);
+
 void al_run_spec_init(struct al_run_spec *s);
 void al_run_spec_free(struct al_run_spec *s);
 json_t *al_run_spec_to_json(const struct al_run_spec *s);
