@@ -92,3 +92,24 @@ outside_host_down() {
 	ip netns del "$OUTSIDE_NS" 2>/dev/null
 	OUTSIDE_NS=
 }
+
+# check_outcome NAME WANT: judge OUT/RC of an al-helper probe run in a
+# sandbox (agentrun or agentlaunch).
+#   WANT: OK | BLOCKED | BLOCKED:ERRNO | KILLED (SIGSYS: status 159)
+# The helper must itself report the outcome: a launcher or agentrun failure
+# (125, no OK/BLOCKED line) never counts as blocked.
+check_outcome() {
+	local name=$1 want=$2 line ok=0
+	line=$(printf '%s\n' "$OUT" | grep -E '^(OK|BLOCKED) ' | head -1)
+	case "$want" in
+	OK) [ "$RC" = 0 ] && [ "${line%% *}" = OK ] && ok=1 ;;
+	BLOCKED) [ "$RC" = 1 ] && [ "${line%% *}" = BLOCKED ] && ok=1 ;;
+	BLOCKED:*) [ "$RC" = 1 ] && case "$line" in "BLOCKED ${want#BLOCKED:} "*) ok=1 ;; esac ;;
+	KILLED) [ "$RC" = 159 ] && [ -z "$line" ] && ok=1 ;;
+	esac
+	if [ $ok = 1 ]; then
+		pass "$name${line:+ ($line)}"
+	else
+		fail "$name" "want $want, got exit $RC: $(printf '%s' "$OUT" | tail -c 400)"
+	fi
+}

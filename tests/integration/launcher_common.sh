@@ -59,25 +59,6 @@ run_la() {
 	RC=$?
 }
 
-# check_outcome NAME WANT: judge OUT/RC.
-#   WANT: OK | BLOCKED | BLOCKED:ERRNO | KILLED (SIGSYS: status 159)
-# A launcher failure (125, no OK/BLOCKED line) never counts as blocked.
-check_outcome() {
-	local name=$1 want=$2 line ok=0
-	line=$(printf '%s\n' "$OUT" | grep -E '^(OK|BLOCKED) ' | head -1)
-	case "$want" in
-	OK) [ "$RC" = 0 ] && [ "${line%% *}" = OK ] && ok=1 ;;
-	BLOCKED) [ "$RC" = 1 ] && [ "${line%% *}" = BLOCKED ] && ok=1 ;;
-	BLOCKED:*) [ "$RC" = 1 ] && case "$line" in "BLOCKED ${want#BLOCKED:} "*) ok=1 ;; esac ;;
-	KILLED) [ "$RC" = 159 ] && [ -z "$line" ] && ok=1 ;;
-	esac
-	if [ $ok = 1 ]; then
-		pass "$name${line:+ ($line)}"
-	else
-		fail "$name" "want $want, got exit $RC: $(printf '%s' "$OUT" | tail -c 400)"
-	fi
-}
-
 # expect_la NAME WANT [LAUNCHER-OPTS...] -- HELPER-ARGS...
 expect_la() {
 	local name=$1 want=$2

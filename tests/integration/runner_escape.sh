@@ -100,27 +100,13 @@ sb() {
 	RC=$?
 }
 
-# expect_sb NAME WANT PROFILE HELPER-ARGS...
-#   WANT: OK | BLOCKED | BLOCKED:ERRNO | KILLED (by SIGSYS: status 159)
-# The helper must itself report the outcome: an agentrun failure (125, no
-# OK/BLOCKED line) never counts as "blocked".
+# expect_sb NAME WANT PROFILE HELPER-ARGS...: sb, then check_outcome
+# (tests/lib.sh) with WANT: OK | BLOCKED | BLOCKED:ERRNO | KILLED.
 expect_sb() {
 	local name=$1 want=$2 prof=$3
 	shift 3
 	sb "$prof" "$@"
-	local line ok=0
-	line=$(printf '%s\n' "$OUT" | grep -E '^(OK|BLOCKED) ' | head -1)
-	case "$want" in
-	OK) [ "$RC" = 0 ] && [ "${line%% *}" = OK ] && ok=1 ;;
-	BLOCKED) [ "$RC" = 1 ] && [ "${line%% *}" = BLOCKED ] && ok=1 ;;
-	BLOCKED:*) [ "$RC" = 1 ] && case "$line" in "BLOCKED ${want#BLOCKED:} "*) ok=1 ;; esac ;;
-	KILLED) [ "$RC" = 159 ] && [ -z "$line" ] && ok=1 ;;
-	esac
-	if [ $ok = 1 ]; then
-		pass "$name${line:+ ($line)}"
-	else
-		fail "$name" "want $want, got exit $RC: $(printf '%s' "$OUT" | tail -c 400)"
-	fi
+	check_outcome "$name" "$want"
 }
 
 # jrun FILE ARGS...: agentrun --json ARGS > FILE; sets RC and EL (ms).
