@@ -701,6 +701,13 @@ int la_run(const struct la_config *cfg)
 	c->sink.pipe_fd = -1;
 
 	if (setup(c, &err, &code) < 0) {
+		/* The agent's init may have failed first (an unwritable workdir,
+		 * say) and setup then on its absence (its namespace gone): the
+		 * init's own report is the cause; say it first. */
+		if (c->rep_fd >= 0)
+			on_rep(c, &c->rep_w, 0);
+		if (c->errmsg[0])
+			fprintf(stderr, LA_PROG ": %s\n", c->errmsg);
 		fprintf(stderr, LA_PROG ": %s\n", err.msg);
 		if (c->init_pid > 0 || c->gw.pid > 0 || c->state.dir[0])
 			teardown(c);
