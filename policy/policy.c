@@ -11,10 +11,14 @@
 #include "policy.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <gnu/libc-version.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../shared/cleanup.h"
 #include "../shared/jsonfield.h"
@@ -45,13 +49,16 @@ static void rule_free(struct al_rule *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static int parse_re(json_t *m, const char *mp, const char *key, struct al_match_re *mr, al_err *err)
+/* compile false: the caller drops the rules after the load and the
+ * patterns are known to compile (al_policy_load_profiles). */
+static int parse_re(json_t *m, const char *mp, const char *key, struct al_match_re *mr,
+		    bool compile, al_err *err)
 {
 	cleanup_free char *src = NULL;
 	char fp[AL_JF_PATH_MAX];
 	int r = al_jf_string(m, mp, key, 0, &src, NULL, err);
 
-	if (r <= 0)
+	if (r <= 0 || !compile)
 		return r;
 	al_jf_path(fp, sizeof(fp), mp, key);
 	r = regcomp(&mr->re, src, REG_EXTENDED | REG_NOSUB);
@@ -66,7 +73,7 @@ static int parse_re(json_t *m, const char *mp, const char *key, struct al_match_
 }
 
 static int parse_rule(json_t *o, const char *rp, const struct al_policy *p, struct al_rule *r,
-		      al_err *err)
+		      bool compile, al_err *err)
 {
 	static const char *const keys[] = {"id", "match", "effect", "reason", "profile", NULL};
 	static const char *const mkeys[] = {"kind",	    "executable", "path",
@@ -89,10 +96,10 @@ static int parse_rule(json_t *o, const char *rp, const struct al_policy *p, stru
 	if (m != NULL) {
 		if (al_jf_object(m, fp, err) < 0 || al_jf_known_keys(m, fp, mkeys, err) < 0 ||
 		    al_jf_enum(m, fp, "kind", false, kinds, &kind, err) < 0 ||
-		    parse_re(m, fp, "executable", &r->executable, err) < 0 ||
-		    parse_re(m, fp, "path", &r->path, err) < 0 ||
-		    parse_re(m, fp, "args_pattern", &r->args, err) < 0 ||
-		    parse_re(m, fp, "identity", &r->identity, err) < 0)
+		    parse_re(m, fp, "executable", &r->executable, compile, err) < 0 ||
+		    parse_re(m, fp, "path", &r->path, compile, err) < 0 ||
+		    parse_re(m, fp, "args_pattern", &r->args, compile, err) < 0 ||
+		    parse_re(m, fp, "identity", &r->identity, compile, err) < 0)
 			return -1;
 	}
 	r->kind = kind == 0 ? AL_KIND_COMMAND : kind == 1 ? AL_KIND_CODE : AL_KIND_ANY;
@@ -222,7 +229,7 @@ static int parse_profiles(json_t *obj, struct al_policy *p, al_err *err)
 	return 0;
 }
 
-static int parse_rules(json_t *arr, struct al_policy *p, al_err *err)
+static int parse_rules(json_t *arr, struct al_policy *p, bool compile, al_err *err)
 {
 	char fp[AL_JF_PATH_MAX];
 	json_t *v;
@@ -242,7 +249,7 @@ static int parse_rules(json_t *arr, struct al_policy *p, al_err *err)
 		struct al_rule *r = &p->rules[i];
 		al_jf_index(fp, sizeof(fp), "rules", i);
 		p->n_rules++;
-		if (parse_rule(v, fp, p, r, err) < 0)
+		if (parse_rule(v, fp, p, r, compile, err) < 0)
 			return -1;
 		for (size_t k = 0; k < i; k++)
 			if (strcmp(p->rules[k].id, r->id) == 0) {
@@ -256,7 +263,7 @@ static int parse_rules(json_t *arr, struct al_policy *p, al_err *err)
 	return 0;
 }
 
-static int parse_policy(json_t *root, struct al_policy *p, al_err *err)
+static int parse_policy(json_t *root, struct al_policy *p, bool compile, al_err *err)
 {
 	static const char *const keys[] = {"version", "mode",	  "default",	      "rate_limit",
 					   "rules",   "profiles", "syscall_profiles", NULL};
@@ -291,13 +298,13 @@ static int parse_policy(json_t *root, struct al_policy *p, al_err *err)
 		return -1;
 	if (parse_syscall_profiles(json_object_get(root, "syscall_profiles"), p, err) < 0 ||
 	    parse_profiles(json_object_get(root, "profiles"), p, err) < 0 ||
-	    parse_rules(json_object_get(root, "rules"), p, err) < 0)
+	    parse_rules(json_object_get(root, "rules"), p, compile, err) < 0)
 		return -1;
 	return 0;
 }
 
-int al_policy_load_buf(const char *buf, size_t len, const char *name, struct al_policy **out,
-		       al_err *err)
+static int load_buf(const char *buf, size_t len, const char *name, bool compile,
+		    struct al_policy **out, al_err *err)
 {
 	struct al_policy *p;
 	json_error_t je;
@@ -321,7 +328,7 @@ int al_policy_load_buf(const char *buf, size_t len, const char *name, struct al_
 		return al_jf_err(err, name, "line %d, column %d: invalid JSON: %s", je.line,
 				 je.column, je.text);
 	}
-	int r = parse_policy(root, p, err);
+	int r = parse_policy(root, p, compile, err);
 	json_decref(root);
 	if (r < 0) {
 		al_policy_free(p);
@@ -329,6 +336,12 @@ int al_policy_load_buf(const char *buf, size_t len, const char *name, struct al_
 	}
 	*out = p;
 	return 0;
+}
+
+int al_policy_load_buf(const char *buf, size_t len, const char *name, struct al_policy **out,
+		       al_err *err)
+{
+	return load_buf(buf, len, name, true, out, err);
 }
 
 int al_policy_load_file(const char *path, struct al_policy **out, al_err *err)
@@ -339,7 +352,95 @@ int al_policy_load_file(const char *path, struct al_policy **out, al_err *err)
 	*out = NULL;
 	if (al_read_file(path, POLICY_MAX_BYTES, &buf, &len, err) < 0)
 		return al_err_wrap(err, "cannot read policy");
-	return al_policy_load_buf(buf, len, path, out, err);
+	return load_buf(buf, len, path, true, out, err);
+}
+
+/* ---- profiles only, with the compiled-patterns marker ------------------- */
+
+/* Bump when what the loader accepts in a pattern changes. */
+#define RE_CACHE_TAG "ere-nosub-1"
+
+/* The marker's name: the policy's sha256 bound to this build's pattern
+ * compiler (agentrun links glibc statically: its regcomp is its own). */
+void al_policy_marker_name(const char *policy_sha, char out[65])
+{
+	char key[256];
+	int n = snprintf(key, sizeof(key), "%s\n%s\n%s\n%s", policy_sha, AL_VERSION,
+			 gnu_get_libc_version(), RE_CACHE_TAG);
+	al_sha256_hex(key, (size_t)n, out);
+}
+
+/* The marker directory, only if it is root's alone (0700-ish: no group or
+ * other write, owned by root, not a symlink); -1 otherwise. */
+static int marker_dir(const char *dir, bool create)
+{
+	struct stat st;
+
+	if (create && mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		char parent[PATH_MAX];
+		snprintf(parent, sizeof(parent), "%s", dir);
+		char *slash = strrchr(parent, '/');
+		if (errno != ENOENT || slash == NULL || slash == parent)
+			return -1;
+		*slash = '\0';
+		if (al_mkdir_p(parent, 0755, NULL) < 0 || (mkdir(dir, 0700) < 0 && errno != EEXIST))
+			return -1;
+	}
+	int fd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || st.st_uid != 0 || (st.st_mode & 0022) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static bool marker_present(const char *dir, const char *name)
+{
+	struct stat st;
+	cleanup_close int dfd = marker_dir(dir, false);
+
+	return dfd >= 0 && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISREG(st.st_mode) && st.st_uid == 0;
+}
+
+static void marker_put(const char *dir, const char *name)
+{
+	cleanup_close int dfd = marker_dir(dir, true);
+
+	if (dfd < 0)
+		return;
+	int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		close(fd);
+}
+
+int al_policy_load_profiles(const char *path, const char *marker_dir_path,
+			    struct al_policy **out, al_err *err)
+{
+	cleanup_free char *buf = NULL;
+	size_t len = 0;
+	char sha[65], name[65];
+
+	*out = NULL;
+	if (al_read_file(path, POLICY_MAX_BYTES, &buf, &len, err) < 0)
+		return al_err_wrap(err, "cannot read policy");
+	al_sha256_hex(buf, len, sha);
+	al_policy_marker_name(sha, name);
+	bool known = marker_dir_path && marker_present(marker_dir_path, name);
+	if (load_buf(buf, len, path, !known, out, err) < 0)
+		return -1;
+	if (!known && marker_dir_path && geteuid() == 0)
+		marker_put(marker_dir_path, name);
+	/* Rules (their patterns perhaps not compiled) never leave here. */
+	struct al_policy *p = *out;
+	for (size_t i = 0; i < p->n_rules; i++)
+		rule_free(&p->rules[i]);
+	free(p->rules);
+	p->rules = NULL;
+	p->n_rules = 0;
+	return 0;
 }
 
 /* ---- identities and workspaces ----------------------------------------- */

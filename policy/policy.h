@@ -131,6 +131,20 @@ int al_policy_load_buf(const char *buf, size_t len, const char *name, struct al_
 		       al_err *err);
 void al_policy_free(struct al_policy *p);
 
+/* For a caller that never evaluates rules (agentrun): the file is validated
+ * as by al_policy_load_file, and the policy comes back without its rules
+ * (n_rules 0).  Compiling the rules' patterns is most of a load's time, so
+ * a file whose patterns this build compiled once leaves a marker (named by
+ * its sha256 and the build, empty) in marker_dir -- only a directory owned
+ * by root and writable by root alone counts -- and later loads of the same
+ * bytes skip the compile.  marker_dir NULL: always compile.  Non-root
+ * callers read markers but never write them. */
+#define AL_POLICY_MARKER_DIR "/run/agentlaunch/policy-ok"
+int al_policy_load_profiles(const char *path, const char *marker_dir, struct al_policy **out,
+			    al_err *err);
+/* The marker's name for a policy of that sha256 (hex) and this build. */
+void al_policy_marker_name(const char *policy_sha, char out[65]);
+
 const struct al_profile *al_policy_find_profile(const struct al_policy *p, const char *name);
 
 /* Parse a single profile object (as found under "profiles") or syscall

@@ -1,9 +1,9 @@
 /* Inside the sandbox: the pid-1 init and the payload.
  *
  * init (pid 1 of the new pid namespace, still root, no untrusted code):
- *   build the root (mounts.c), wait for the supervisor's dispatch (we are
- *   in the run's cgroup by then; it brings argv, env, limits and the
- *   workspace), move the workspace in, enter a new cgroup namespace, fork
+ *   join the run's cgroup (v1), build the root (mounts.c), wait for the
+ *   supervisor's dispatch (argv, env, limits and the workspace), move the
+ *   workspace in, enter a new cgroup namespace, fork
  *   the payload, then reap until the payload exits and report its wait
  *   status on status_fd.  When init exits the kernel kills everything left in the
  *   namespace — that is how background grandchildren die.
@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "run.h"
+#include "shared/cgroup.h"
 #include "shared/landlock.h"
 #include "shared/privs.h"
 #include "shared/seccomp.h"
@@ -196,9 +197,13 @@ void al_child_init(struct al_child_ctx *c)
 	int ws_tree = -1;
 	int64_t tmpfs_mb = 0;
 
-	/* The root is built while the supervisor creates the cgroup (the two
-	 * overlap) -- or, for a warm sandbox, long before the request.  The
-	 * dispatch says we are in the group and what to run. */
+	/* Into the run's cgroup before anything else (v1; on v2 the init is
+	 * born in it); then the root is built -- for a warm sandbox long
+	 * before the request -- and the dispatch says what to run. */
+	if (al_cgroup_join(c->join_fds, c->njoin, &err) < 0)
+		child_fail(c->err_fd, &err);
+	for (size_t i = 0; i < c->njoin; i++)
+		close(c->join_fds[i]);
 	if (sethostname("agentrun", 8) < 0)
 		al_err_set(&err, errno, "sethostname"), child_fail(c->err_fd, &err);
 	if (al_mounts_setup(c, &err) < 0)

@@ -395,7 +395,7 @@ int main(int argc, char **argv)
 	if (policy_path == NULL)
 		policy_path = default_policy(pbuf, sizeof(pbuf));
 	struct al_policy *pol = NULL;
-	if (al_policy_load_file(policy_path, &pol, &err) < 0)
+	if (al_policy_load_profiles(policy_path, AL_POLICY_MARKER_DIR, &pol, &err) < 0)
 		al_die(EXIT_AGENTRUN, PROG, &err);
 	const struct al_profile *pr = al_policy_find_profile(pol, profile);
 	if (pr == NULL)

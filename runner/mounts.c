@@ -14,6 +14,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <linux/mount.h>
@@ -123,6 +124,7 @@ static int setup_proc(const char *root, al_err *err)
 static int setup_dev(const char *root, al_err *err)
 {
 	static const char *const nodes[] = {"null", "zero", "full", "random", "urandom", NULL};
+	static const unsigned minor[] = {3, 5, 7, 8, 9}; /* major 1: devices.txt */
 	static const char *const links[][2] = {{"fd", "/proc/self/fd"},
 					       {"stdin", "/proc/self/fd/0"},
 					       {"stdout", "/proc/self/fd/1"},
@@ -134,13 +136,22 @@ static int setup_dev(const char *root, al_err *err)
 		return -1;
 	if (mount_tmpfs(dst, 1, "0755", MS_NOSUID | MS_NOEXEC, err) < 0)
 		return -1;
+	/* The nodes are made here (one mknod each, the tmpfs is remounted
+	 * read-only below); where mknod is not allowed (no CAP_MKNOD in a
+	 * container) the host's nodes are bound instead. */
+	mode_t um = umask(0);
 	for (size_t i = 0; nodes[i]; i++) {
 		joinpath3(p, sizeof(p), dst, "/", nodes[i]);
+		if (mknod(p, S_IFCHR | 0666, makedev(1, minor[i])) == 0)
+			continue;
 		snprintf(src, sizeof(src), "/dev/%s", nodes[i]);
 		if (al_make_mountpoint(p, false, err) < 0 ||
-		    bind(src, p, MS_NOSUID | MS_NOEXEC, err) < 0)
+		    bind(src, p, MS_NOSUID | MS_NOEXEC, err) < 0) {
+			umask(um);
 			return -1;
+		}
 	}
+	umask(um);
 	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
 		joinpath3(p, sizeof(p), dst, "/", links[i][0]);
 		if (symlink(links[i][1], p) < 0)

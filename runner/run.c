@@ -275,6 +275,8 @@ struct al_run_prep {
 	struct al_bpf bpf;
 	struct sock_fprog fprog;
 	int code_fd, exec_fd, pidfd, listener, sig_fd;
+	int join_fds[AL_CGROUP_MAX_HIER]; /* cgroup.procs for the init to join */
+	size_t njoin;
 	int in_p[2], out_p[2], err_p[2], sync_sk[2], errmsg_p[2], status_p[2], nsock[2];
 	pid_t pid;
 	bool want_listener, mask_set;
@@ -301,7 +303,10 @@ static void prep_free(struct al_run_prep *p)
 	}
 	if (p->cg) {
 		al_err derr = {0};
-		al_cgroup_kill(p->cg, NULL);
+		/* No kill round first: the init is reaped, and a pid namespace's
+		 * init exits only after every process of the namespace is gone
+		 * (the kernel kills and waits for them), so the group is empty
+		 * unless someone else put a process there -- which destroy kills. */
 		if (al_cgroup_destroy(p->cg, &derr) < 0)
 			fprintf(stderr, "agentrun: %s\n", derr.msg);
 		p->cg = NULL;
@@ -313,6 +318,8 @@ static void prep_free(struct al_run_prep *p)
 		      &p->exec_fd,     &p->pidfd,	&p->sig_fd};
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		close_fd(fds[i]);
+	for (size_t i = 0; i < AL_CGROUP_MAX_HIER; i++)
+		close_fd(&p->join_fds[i]);
 	al_bpf_free(&p->bpf);
 	if (p->mask_set)
 		sigprocmask(SIG_SETMASK, &p->oldmask, NULL);
@@ -349,41 +356,27 @@ int al_run_prep_died(struct al_run_prep *p, al_err *err)
 			  msg[0] ? ": " : "", msg);
 }
 
-int al_run_prepare(const struct al_run_spec *proto, const struct al_run_opts *opts,
-		   struct al_run_prep **out, enum al_run_failure *failure, al_err *err)
+/* Before the clone: all the sandbox's init inherits.  The cgroup exists
+ * before the init does: on v2 it is born in it (CLONE_INTO_CGROUP), on v1
+ * it joins through cgroup.procs fds opened here, first thing, before it
+ * forks anything (a migration by the parent would wait for the child). */
+static int prep_setup(struct al_run_prep *p, enum al_run_failure *failure, al_err *err)
 {
-	struct al_run_prep *p = calloc(1, sizeof(*p));
-	bool attach_after = false;
+	const struct al_run_spec *proto = p->proto;
+	const struct al_run_opts *opts = p->opts;
 
-	*out = NULL;
-	*failure = AL_RUN_ERROR;
-	err->msg[0] = '\0';
-	if (p == NULL)
-		return al_err_set(err, ENOMEM, "prepare the sandbox");
-	p->proto = proto;
-	p->opts = opts;
-	p->code_fd = p->exec_fd = p->pidfd = p->listener = p->sig_fd = -1;
-	p->pid = -1;
-	int *pairs[] = {p->in_p, p->out_p, p->err_p, p->sync_sk, p->errmsg_p, p->status_p, p->nsock};
-	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++)
-		pairs[i][0] = pairs[i][1] = -1;
-	p->want_listener = proto->profile.deny_spawn_processes;
-
-	if (geteuid() != 0) {
-		al_err_set(err, EPERM,
-			   "agentrun must run as root: it creates namespaces, mounts and cgroups "
-			   "(run it through agentgw, or with sudo)");
-		goto fail;
-	}
+	if (geteuid() != 0)
+		return al_err_set(err, EPERM,
+				  "agentrun must run as root: it creates namespaces, mounts and "
+				  "cgroups (run it through agentgw, or with sudo)");
 	if (strcmp(proto->profile.network ? proto->profile.network : "none", "none") != 0) {
 		*failure = AL_RUN_UNENFORCEABLE;
-		al_err_set(err, 0, "profile %s: network mode %s is not supported",
-			   proto->profile.name, proto->profile.network);
-		goto fail;
+		return al_err_set(err, 0, "profile %s: network mode %s is not supported",
+				  proto->profile.name, proto->profile.network);
 	}
 	if (al_cgroup_probe(&p->caps, err) < 0) {
 		*failure = AL_RUN_UNENFORCEABLE;
-		goto fail;
+		return -1;
 	}
 	/* Groups left by runners that were killed (SIGKILL, a crash) go now;
 	 * a failure here is reported but does not stop this run. */
@@ -394,52 +387,65 @@ int al_run_prepare(const struct al_run_spec *proto, const struct al_run_opts *op
 
 	unsigned scflags = AL_SC_HARDEN | (p->want_listener ? AL_SC_SPAWN_LOCK : 0);
 	if (al_seccomp_build_cached(proto->profile.sc, scflags, opts->bpf_cache_dir, &p->bpf, err) <
-	    0) {
-		al_err_wrap(err, "seccomp filter for profile %s", proto->profile.name);
-		goto fail;
-	}
+	    0)
+		return al_err_wrap(err, "seccomp filter for profile %s", proto->profile.name);
 	p->fprog = (struct sock_fprog){.len = p->bpf.len, .filter = p->bpf.insns};
 
 	/* A code run's memfd exists from the start (the sandbox inherits it);
 	 * the code is written and sealed at dispatch. */
 	if (proto->code) {
 		p->code_fd = memfd_create("agentrun-code", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-		if (p->code_fd < 0) {
-			al_err_set(err, errno, "memfd_create");
-			goto fail;
-		}
+		if (p->code_fd < 0)
+			return al_err_set(err, errno, "memfd_create");
 		if (proto->profile.interpreter_sha256 &&
 		    (p->exec_fd = open_pinned(&proto->profile, err)) < 0) {
 			*failure = AL_RUN_UNENFORCEABLE;
-			goto fail;
+			return -1;
 		}
 	}
 	if (al_mkdir_p(ROOT_DIR, 0755, err) < 0)
-		goto fail;
-
-	/* v2: the group first, the sandbox is born in it (CLONE_INTO_CGROUP).
-	 * v1: clone first and create the group while the child builds its
-	 * root; the child waits for the dispatch before it forks the payload. */
-	if (p->caps.version == AL_CG_V2 && create_cgroup(proto, opts, &p->cg, failure, err) < 0)
-		goto fail;
+		return -1;
+	if (create_cgroup(proto, opts, &p->cg, failure, err) < 0)
+		return -1;
+	if (p->caps.version != AL_CG_V2) {
+		int n = al_cgroup_open_procs(p->cg, p->join_fds, err);
+		if (n < 0)
+			return -1;
+		p->njoin = (size_t)n;
+	}
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, p->sync_sk) < 0 ||
-	    pipe2(p->errmsg_p, O_CLOEXEC) < 0 || pipe2(p->status_p, O_CLOEXEC) < 0) {
-		al_err_set(err, errno, "pipe");
-		goto fail;
-	}
+	    pipe2(p->errmsg_p, O_CLOEXEC) < 0 || pipe2(p->status_p, O_CLOEXEC) < 0)
+		return al_err_set(err, errno, "pipe");
 	if (!opts->passthrough &&
 	    (pipe2(p->in_p, O_CLOEXEC) < 0 || pipe2(p->out_p, O_CLOEXEC) < 0 ||
-	     pipe2(p->err_p, O_CLOEXEC) < 0)) {
-		al_err_set(err, errno, "pipe");
-		goto fail;
-	}
+	     pipe2(p->err_p, O_CLOEXEC) < 0))
+		return al_err_set(err, errno, "pipe");
 	if (p->want_listener &&
-	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, p->nsock) < 0) {
-		al_err_set(err, errno, "socketpair");
-		goto fail;
-	}
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, p->nsock) < 0)
+		return al_err_set(err, errno, "socketpair");
 
+	/* SIGTERM/SIGINT/SIGHUP (the gateway's shutdown, a user's ^C) end the
+	 * run the same way a timeout does: kill the tree, clean up, report.
+	 * Blocked before clone so none is lost; the child restores the mask. */
+	sigset_t stop_sigs;
+	sigemptyset(&stop_sigs);
+	sigaddset(&stop_sigs, SIGTERM);
+	sigaddset(&stop_sigs, SIGINT);
+	sigaddset(&stop_sigs, SIGHUP);
+	sigprocmask(SIG_BLOCK, &stop_sigs, &p->oldmask);
+	p->mask_set = true;
+	p->sig_fd = signalfd(-1, &stop_sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (p->sig_fd < 0)
+		return al_err_set(err, errno, "signalfd");
+	return 0;
+}
+
+/* Clone the init into its namespaces (and, v2, its group). */
+static int prep_clone(struct al_run_prep *p, enum al_run_failure *failure, al_err *err)
+{
+	const struct al_run_spec *proto = p->proto;
+	const struct al_run_opts *opts = p->opts;
 	struct al_child_ctx c = {
 	    .spec = proto,
 	    .root_dir = ROOT_DIR,
@@ -449,6 +455,8 @@ int al_run_prepare(const struct al_run_spec *proto, const struct al_run_opts *op
 	    .notify_sock = p->nsock[1],
 	    .code_fd = p->code_fd,
 	    .exec_fd = p->exec_fd,
+	    .join_fds = p->join_fds,
+	    .njoin = p->njoin,
 	    .filter = &p->fprog,
 	    .want_listener = p->want_listener,
 	    .landlock_abi = p->ll_abi,
@@ -466,52 +474,34 @@ int al_run_prepare(const struct al_run_spec *proto, const struct al_run_opts *op
 		c.stdio[2] = p->err_p[1];
 	}
 
-	/* SIGTERM/SIGINT/SIGHUP (the gateway's shutdown, a user's ^C) end the
-	 * run the same way a timeout does: kill the tree, clean up, report.
-	 * Blocked before clone so none is lost; the child restores the mask. */
-	sigset_t stop_sigs;
-	sigemptyset(&stop_sigs);
-	sigaddset(&stop_sigs, SIGTERM);
-	sigaddset(&stop_sigs, SIGINT);
-	sigaddset(&stop_sigs, SIGHUP);
-	sigprocmask(SIG_BLOCK, &stop_sigs, &p->oldmask);
-	p->mask_set = true;
-	p->sig_fd = signalfd(-1, &stop_sigs, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (p->sig_fd < 0) {
-		al_err_set(err, errno, "signalfd");
-		goto fail;
-	}
-	pid_t pid;
-	if (p->cg != NULL) {
+	pid_t pid = -1;
+	if (p->caps.version == AL_CG_V2) {
 		struct clone_args ca = {.flags = NS_FLAGS | CLONE_INTO_CGROUP,
 					.exit_signal = SIGCHLD,
 					.cgroup = (uint64_t)al_cgroup_dirfd(p->cg)};
 		pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
 		/* clone3 filtered away (systemd's RestrictNamespaces=, an old
-		 * seccomp profile): clone, then move the child like on v1. */
+		 * seccomp profile): clone, and the child joins like on v1. */
 		if (pid < 0 && errno == ENOSYS) {
-			pid = (pid_t)syscall(SYS_clone, NS_FLAGS | SIGCHLD, NULL, NULL, NULL, NULL);
-			attach_after = true;
+			int n = al_cgroup_open_procs(p->cg, p->join_fds, err);
+			if (n < 0)
+				return -1;
+			c.njoin = p->njoin = (size_t)n;
 		}
-	} else {
-		pid = (pid_t)syscall(SYS_clone, NS_FLAGS | SIGCHLD, NULL, NULL, NULL, NULL);
 	}
+	if (p->caps.version != AL_CG_V2 || c.njoin > 0)
+		pid = (pid_t)syscall(SYS_clone, NS_FLAGS | SIGCHLD, NULL, NULL, NULL, NULL);
 	if (pid < 0) {
-		al_err_set(err, errno, "clone the sandbox (mount/pid/net/ipc/uts namespaces)");
 		*failure = AL_RUN_UNENFORCEABLE;
-		goto fail;
+		return al_err_set(err, errno, "clone the sandbox (mount/pid/net/ipc/uts namespaces)");
 	}
 	if (pid == 0) {
 		sigprocmask(SIG_SETMASK, &p->oldmask, NULL);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		close(p->sync_sk[1]);
-		close(p->errmsg_p[0]);
-		close(p->status_p[0]);
-		if (p->nsock[0] >= 0)
-			close(p->nsock[0]);
 		/* The supervisor's ends: a write end of the program's stdin kept
 		 * open here would deny it EOF forever. */
-		int *mine[] = {&p->in_p[1], &p->out_p[0], &p->err_p[0], &p->sig_fd};
+		int *mine[] = {&p->sync_sk[1], &p->errmsg_p[0], &p->status_p[0], &p->nsock[0],
+			       &p->in_p[1],    &p->out_p[0],	&p->err_p[0],	 &p->sig_fd};
 		for (size_t i = 0; i < sizeof(mine) / sizeof(mine[0]); i++)
 			if (*mine[i] >= 0)
 				close(*mine[i]);
@@ -519,28 +509,53 @@ int al_run_prepare(const struct al_run_spec *proto, const struct al_run_opts *op
 	}
 	p->pid = pid;
 	p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	close_fd(&p->sync_sk[0]);
-	close_fd(&p->errmsg_p[1]);
-	close_fd(&p->status_p[1]);
-	close_fd(&p->nsock[1]);
-	if (!opts->passthrough) {
-		close_fd(&p->in_p[0]);
-		close_fd(&p->out_p[1]);
-		close_fd(&p->err_p[1]);
+	int *theirs[] = {&p->sync_sk[0], &p->errmsg_p[1], &p->status_p[1], &p->nsock[1],
+			 &p->in_p[0],	 &p->out_p[1],	  &p->err_p[1]};
+	for (size_t i = 0; i < sizeof(theirs) / sizeof(theirs[0]); i++)
+		close_fd(theirs[i]);
+	for (size_t i = 0; i < p->njoin; i++)
+		close_fd(&p->join_fds[i]);
+	if (p->pidfd < 0)
+		return al_err_set(err, errno, "pidfd_open");
+	return 0;
+}
+
+static struct al_run_prep *prep_new(const struct al_run_spec *proto,
+				    const struct al_run_opts *opts)
+{
+	struct al_run_prep *p = calloc(1, sizeof(*p));
+
+	if (p == NULL)
+		return NULL;
+	p->proto = proto;
+	p->opts = opts;
+	p->code_fd = p->exec_fd = p->pidfd = p->listener = p->sig_fd = -1;
+	p->pid = -1;
+	int *pairs[] = {p->in_p, p->out_p, p->err_p, p->sync_sk, p->errmsg_p, p->status_p, p->nsock};
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++)
+		pairs[i][0] = pairs[i][1] = -1;
+	for (size_t i = 0; i < AL_CGROUP_MAX_HIER; i++)
+		p->join_fds[i] = -1;
+	p->want_listener = proto->profile.deny_spawn_processes;
+	return p;
+}
+
+int al_run_prepare(const struct al_run_spec *proto, const struct al_run_opts *opts,
+		   struct al_run_prep **out, enum al_run_failure *failure, al_err *err)
+{
+	struct al_run_prep *p = prep_new(proto, opts);
+
+	*out = NULL;
+	*failure = AL_RUN_ERROR;
+	err->msg[0] = '\0';
+	if (p == NULL)
+		return al_err_set(err, ENOMEM, "prepare the sandbox");
+	if (prep_setup(p, failure, err) < 0 || prep_clone(p, failure, err) < 0) {
+		prep_free(p);
+		return -1;
 	}
-	if (p->pidfd < 0) {
-		al_err_set(err, errno, "pidfd_open");
-		goto fail;
-	}
-	if ((p->cg == NULL && create_cgroup(proto, opts, &p->cg, failure, err) < 0) ||
-	    ((attach_after || p->caps.version != AL_CG_V2) && al_cgroup_attach(p->cg, pid, err) < 0))
-		goto fail;
 	*out = p;
 	return 0;
-
-fail:
-	prep_free(p);
-	return -1;
 }
 
 /* The dispatch: what the waiting init needs to start this run's payload,
@@ -617,15 +632,52 @@ static bool same_limits(const struct al_limits *a, const struct al_limits *b)
 	       a->cpu_max_percent == b->cpu_max_percent;
 }
 
-int al_run_start(struct al_run_prep *p, const struct al_run_spec *spec,
-		 struct al_run_result *res, enum al_run_failure *failure, al_err *err)
+/* The request's part, for an init that waits for it (or, al_run, is about
+ * to be cloned): argv/env, the workspace, the code, the request's limits. */
+static int run_dispatch(struct al_run_prep *p, const struct al_run_spec *spec,
+			struct al_run_result *res, enum al_run_failure *failure, al_err *err)
 {
-	const struct al_run_opts *opts = p->opts;
 	cleanup_strv char **argv = NULL;
 	cleanup_strv char **envp = NULL;
 	cleanup_close int ws_tree = -1;
 	char ws_path[PATH_MAX];
 	struct stat ws_st;
+
+	if ((spec->code != NULL) != (p->code_fd >= 0))
+		return al_err_set(err, EINVAL, "the prepared sandbox is for %s runs",
+				  p->code_fd >= 0 ? "code" : "command");
+	argv = build_argv(spec);
+	envp = build_env(spec);
+	if (argv == NULL || envp == NULL)
+		return al_err_set(err, ENOMEM, "prepare argv/env");
+	if (open_workspace(spec, ws_path, sizeof(ws_path), &ws_st, err) < 0 ||
+	    (ws_tree = workspace_tree(ws_path, &ws_st, err)) < 0)
+		return -1;
+	if (spec->code) {
+		if (al_write_all(p->code_fd, spec->code, spec->code_len) < 0 ||
+		    lseek(p->code_fd, 0, SEEK_SET) < 0 ||
+		    fcntl(p->code_fd, F_ADD_SEALS,
+			  F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) < 0)
+			return al_err_set(err, errno, "write code to memfd");
+		al_sha256_hex(spec->code, spec->code_len, res->code_sha256);
+	}
+	if (!same_limits(&spec->limits, &p->proto->limits) &&
+	    al_cgroup_set_limits(p->cg, &spec->limits, err) < 0) {
+		*failure = AL_RUN_UNENFORCEABLE;
+		return -1;
+	}
+	if (send_dispatch(p, spec, argv, envp, ws_tree, err) < 0)
+		return -1;
+	close_fd(&p->sync_sk[1]);
+	return 0;
+}
+
+/* From the dispatch to the result: the run's poll loop, then p is freed
+ * (the teardown). */
+static int supervise(struct al_run_prep *p, const struct al_run_spec *spec,
+		     struct al_run_result *res, enum al_run_failure *failure, al_err *err)
+{
+	const struct al_run_opts *opts = p->opts;
 	int rc = -1;
 	struct capbuf cout = {0}, cerr = {0};
 	struct al_notify_state nstate = {0};
@@ -639,51 +691,15 @@ int al_run_start(struct al_run_prep *p, const struct al_run_spec *spec,
 	int64_t t0 = al_now_us();
 	pid_t pid = p->pid;
 
-	*failure = AL_RUN_ERROR;
-	err->msg[0] = '\0';
-	memset(res, 0, sizeof(*res));
-	snprintf(res->run_id, sizeof(res->run_id), "%s", spec->run_id);
-
-	if ((spec->code != NULL) != (p->code_fd >= 0)) {
-		al_err_set(err, EINVAL, "the prepared sandbox is for %s runs",
-			   p->code_fd >= 0 ? "code" : "command");
-		goto out;
-	}
-	argv = build_argv(spec);
-	envp = build_env(spec);
-	if (argv == NULL || envp == NULL) {
-		al_err_set(err, ENOMEM, "prepare argv/env");
-		goto out;
-	}
-	if (open_workspace(spec, ws_path, sizeof(ws_path), &ws_st, err) < 0 ||
-	    (ws_tree = workspace_tree(ws_path, &ws_st, err)) < 0)
-		goto out;
-	if (spec->code) {
-		if (al_write_all(p->code_fd, spec->code, spec->code_len) < 0 ||
-		    lseek(p->code_fd, 0, SEEK_SET) < 0 ||
-		    fcntl(p->code_fd, F_ADD_SEALS,
-			  F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) < 0) {
-			al_err_set(err, errno, "write code to memfd");
-			goto out;
-		}
-		al_sha256_hex(spec->code, spec->code_len, res->code_sha256);
-	}
-	if (!same_limits(l, &p->proto->limits) && al_cgroup_set_limits(p->cg, l, err) < 0) {
-		*failure = AL_RUN_UNENFORCEABLE;
-		goto out;
-	}
-	t0 = al_now_us();
-	if (send_dispatch(p, spec, argv, envp, ws_tree, err) < 0)
-		goto out;
-	close_fd(&p->sync_sk[1]);
-
 	/* The poll loop. */
 	size_t cap_out = l->max_stdout_bytes >= 0 ? (size_t)l->max_stdout_bytes : 0;
 	size_t cap_err = l->max_stderr_bytes >= 0 ? (size_t)l->max_stderr_bytes : 0;
 	cout.cap = cap_out;
 	cerr.cap = cap_err;
-	cout.buf = malloc(cap_out + 1);
-	cerr.buf = malloc(cap_err + 1);
+	if (!opts->passthrough) { /* else the output goes straight to ours */
+		cout.buf = malloc(cap_out + 1);
+		cerr.buf = malloc(cap_err + 1);
+	}
 	int64_t deadline = t0 + l->timeout_sec * 1000000;
 
 	if (!opts->passthrough) {
@@ -870,14 +886,40 @@ out:
 	return rc;
 }
 
+static void result_init(struct al_run_result *res, const struct al_run_spec *spec,
+			enum al_run_failure *failure, al_err *err)
+{
+	*failure = AL_RUN_ERROR;
+	err->msg[0] = '\0';
+	memset(res, 0, sizeof(*res));
+	snprintf(res->run_id, sizeof(res->run_id), "%s", spec->run_id);
+}
+
+int al_run_start(struct al_run_prep *p, const struct al_run_spec *spec,
+		 struct al_run_result *res, enum al_run_failure *failure, al_err *err)
+{
+	result_init(res, spec, failure, err);
+	if (run_dispatch(p, spec, res, failure, err) < 0) {
+		prep_free(p);
+		return -1;
+	}
+	return supervise(p, spec, res, failure, err);
+}
+
+/* The CLI's run: the dispatch is queued on the sync socket before the
+ * clone, so the init finds it the moment its root is built. */
 int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
 	   struct al_run_result *res, enum al_run_failure *failure, al_err *err)
 {
-	struct al_run_prep *p = NULL;
+	struct al_run_prep *p = prep_new(spec, opts);
 
-	memset(res, 0, sizeof(*res));
-	snprintf(res->run_id, sizeof(res->run_id), "%s", spec->run_id);
-	if (al_run_prepare(spec, opts, &p, failure, err) < 0)
+	result_init(res, spec, failure, err);
+	if (p == NULL)
+		return al_err_set(err, ENOMEM, "prepare the sandbox");
+	if (prep_setup(p, failure, err) < 0 || run_dispatch(p, spec, res, failure, err) < 0 ||
+	    prep_clone(p, failure, err) < 0) {
+		prep_free(p);
 		return -1;
-	return al_run_start(p, spec, res, failure, err);
+	}
+	return supervise(p, spec, res, failure, err);
 }

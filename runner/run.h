@@ -79,6 +79,8 @@ struct al_child_ctx {
 	int notify_sock;           /* socketpair end for the seccomp listener, -1 if none */
 	int code_fd;               /* memfd with code for code runs, -1 otherwise */
 	int exec_fd;               /* pinned interpreter, verified: execveat it, -1 otherwise */
+	const int *join_fds;       /* cgroup.procs of the run's group to join first (v1) */
+	size_t njoin;              /* 0: born in it (v2, CLONE_INTO_CGROUP) */
 	int stdio[3];              /* the payload's stdin/stdout/stderr */
 	const struct sock_fprog *filter;  /* the profile's seccomp filter */
 	bool want_listener;

@@ -428,6 +428,35 @@ int al_cgroup_attach(struct al_cgroup *cg, pid_t pid, al_err *err)
 	return 0;
 }
 
+_Static_assert(C_N <= AL_CGROUP_MAX_HIER, "AL_CGROUP_MAX_HIER too small");
+
+int al_cgroup_open_procs(const struct al_cgroup *cg, int fds[AL_CGROUP_MAX_HIER], al_err *err)
+{
+	for (size_t i = 0; i < cg->n; i++) {
+		fds[i] = openat(cg->h[i].fd, "cgroup.procs", O_WRONLY | O_CLOEXEC | O_NOCTTY);
+		if (fds[i] < 0) {
+			al_err_set(err, errno, "open %s/cgroup.procs", cg->h[i].path);
+			while (i-- > 0)
+				close(fds[i]);
+			return -1;
+		}
+	}
+	return (int)cg->n;
+}
+
+int al_cgroup_join(const int *fds, size_t n, al_err *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		ssize_t w = write(fds[i], "0", 1);
+		if (w != 1)
+			return al_err_set(err, w < 0 ? errno : EIO, "join the run's cgroup%s",
+					  w < 0 && errno == EBUSY
+					      ? " (the group has child groups with controllers enabled)"
+					      : "");
+	}
+	return 0;
+}
+
 int al_cgroup_dirfd(const struct al_cgroup *cg)
 {
 	return cg->version == AL_CG_V2 ? cg->h[0].fd : -1;

@@ -114,6 +114,15 @@ int al_cgroup_set_limits(struct al_cgroup *cg, const struct al_limits *l, al_err
  * (v1), before the child unshares its cgroup namespace. */
 int al_cgroup_attach(struct al_cgroup *cg, pid_t pid, al_err *err);
 
+/* For a child that joins the group itself (a sandbox's init, first thing,
+ * before it forks): cgroup.procs of every hierarchy opened for writing
+ * (O_CLOEXEC; the caller closes them).  Returns how many (at most
+ * AL_CGROUP_MAX_HIER) or -1.  The child calls al_cgroup_join on them, which
+ * writes "0" (the writer) to each and allocates nothing. */
+#define AL_CGROUP_MAX_HIER 5
+int al_cgroup_open_procs(const struct al_cgroup *cg, int fds[AL_CGROUP_MAX_HIER], al_err *err);
+int al_cgroup_join(const int *fds, size_t n, al_err *err);
+
 /* v2: an O_PATH|O_DIRECTORY|O_CLOEXEC fd of the group, for
  * clone3(CLONE_INTO_CGROUP); owned by cg (valid until destroy).  v1: -1. */
 int al_cgroup_dirfd(const struct al_cgroup *cg);

@@ -120,20 +120,27 @@ int al_random_hex(char *out, size_t nbytes, al_err *err)
 int al_mkdir_p(const char *path, mode_t mode, al_err *err)
 {
 	char buf[PATH_MAX];
+	size_t len = strlen(path);
 
-	if (strlen(path) >= sizeof(buf))
+	if (len >= sizeof(buf))
 		return al_err_set(err, ENAMETOOLONG, "mkdir %s", path);
-	strcpy(buf, path);
-	for (char *p = buf + 1;; p++) {
-		if (*p == '/' || *p == '\0') {
-			char c = *p;
-			*p = '\0';
-			if (mkdir(buf, mode) < 0 && errno != EEXIST)
-				return al_err_set(err, errno, "mkdir %s", buf);
-			*p = c;
-			if (c == '\0')
-				break;
-		}
+	memcpy(buf, path, len + 1);
+	/* Walk up only while a parent is missing (usually none is: one
+	 * syscall), then create downwards. */
+	for (;;) {
+		if (mkdir(buf, mode) == 0 || errno == EEXIST)
+			break;
+		if (errno != ENOENT)
+			return al_err_set(err, errno, "mkdir %s", buf);
+		char *slash = strrchr(buf, '/');
+		if (slash == NULL || slash == buf)
+			return al_err_set(err, ENOENT, "mkdir %s", buf);
+		*slash = '\0';
+	}
+	for (size_t n = strlen(buf); n < len; n = strlen(buf)) {
+		buf[n] = '/';
+		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+			return al_err_set(err, errno, "mkdir %s", buf);
 	}
 	return 0;
 }

@@ -26,6 +26,17 @@ expect_out unknown-profile-says-which 'profile .nosuch. is not in' run --profile
 echo '{"version": "2.0", "profiles": 7}' > "$TMPBASE/bad.json"
 expect_out bad-policy-names-field 'bad.json: profiles' run --policy "$TMPBASE/bad.json" --profile x -- /bin/true
 expect bad-policy-exit-125 125 "$AR" --policy "$TMPBASE/bad.json" --profile x -- /bin/true
+# A rule's bad pattern is refused though agentrun never matches rules (and
+# again: a refused policy leaves no compiled-patterns marker behind).
+$PY - "$TPOL" "$TMPBASE/bad-re.json" <<'X'
+import json, sys
+p = json.load(open(sys.argv[1]))
+p["rules"][0]["match"]["args_pattern"] = "(unclosed"
+json.dump(p, open(sys.argv[2], "w"))
+X
+for i in 1 2; do
+	expect_out bad-rule-pattern-refused-$i 'rules\[0\].match.args_pattern: invalid regular expression' run --policy "$TMPBASE/bad-re.json" --profile command_default -- /bin/true
+done
 expect_out not-root-refused-with-reason 'must run as root' setpriv --reuid 65534 --regid 65534 --clear-groups "$AR" --policy "$TPOL" --profile command_default -- /bin/true
 
 out=$(run --profile command_default --json -- /bin/sh -c 'echo out; echo err >&2; exit 4')

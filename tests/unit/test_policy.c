@@ -637,6 +637,97 @@ START_TEST(fixtures)
 }
 END_TEST
 
+/* ---- al_policy_load_profiles: the compiled-patterns marker ------------ */
+
+START_TEST(profiles_load_marker)
+{
+	char base[] = "/tmp/al-marker-XXXXXX", dir[128], good[128], bad[128], cmd[512];
+	char sha[65], name[65], mpath[256];
+	struct al_policy *p = NULL;
+	al_err e = {0};
+
+	ck_assert_ptr_nonnull(mkdtemp(base));
+	snprintf(dir, sizeof(dir), "%s/ok", base);
+	snprintf(good, sizeof(good), "%s/good.json", base);
+	snprintf(bad, sizeof(bad), "%s/bad.json", base);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", top_file("policy/default.json"), good);
+	ck_assert_int_eq(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", top_file("tests/policies/bad_regex.json"), bad);
+	ck_assert_int_eq(system(cmd), 0);
+
+	/* a good policy: loads whole, comes back without rules, leaves its
+	 * marker (root only) */
+	ck_assert_int_eq(al_policy_load_profiles(good, dir, &p, &e), 0);
+	ck_assert_int_eq(p->n_rules, 0);
+	ck_assert_ptr_null(p->rules);
+	ck_assert_ptr_nonnull(al_policy_find_profile(p, "python_sandbox"));
+	al_policy_free(p);
+	if (geteuid() != 0) {
+		ck_assert_int_ne(access(dir, F_OK), 0);
+		goto out;
+	}
+	struct al_policy *q = NULL;
+	ck_assert_int_eq(al_policy_load_file(good, &q, &e), 0);
+	al_policy_marker_name(q->sha256, name);
+	al_policy_free(q);
+	snprintf(mpath, sizeof(mpath), "%s/%s", dir, name);
+	ck_assert_int_eq(access(mpath, F_OK), 0);
+	ck_assert_int_eq(al_policy_load_profiles(good, dir, &p, &e), 0); /* through the marker */
+	al_policy_free(p);
+
+	/* a bad pattern is refused, again and again, and leaves no marker */
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_lt(al_policy_load_profiles(bad, dir, &p, &e), 0);
+		assert_has(e.msg, "rules[0].match.args_pattern: invalid regular");
+	}
+	snprintf(cmd, sizeof(cmd), "test $(ls '%s' | wc -l) -eq 1", dir);
+	ck_assert_int_eq(system(cmd), 0);
+
+	/* The marker is what skips the compile: one planted for the bad bytes
+	 * in the root-only directory lets them through (without rules) ... */
+	snprintf(cmd, sizeof(cmd), "sha256sum '%s'", bad);
+	FILE *f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fscanf(f, "%64s", sha), 1);
+	pclose(f);
+	al_policy_marker_name(sha, name);
+	snprintf(mpath, sizeof(mpath), "%s/%s", dir, name);
+	snprintf(cmd, sizeof(cmd), "touch '%s'", mpath);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(al_policy_load_profiles(bad, dir, &p, &e), 0);
+	ck_assert_int_eq(p->n_rules, 0);
+	al_policy_free(p);
+	/* ... and counts for nothing where another user could have put it:
+	 * a group- or world-writable directory, one not owned by root, a
+	 * marker not owned by root, a symlink */
+	static const char *const spoil[][2] = {
+	    {"chmod 0777", "chmod 0700"},
+	    {"chmod 0720", "chmod 0700"},
+	    {"chown 65534", "chown 0"},
+	};
+	for (size_t i = 0; i < sizeof(spoil) / sizeof(spoil[0]); i++) {
+		snprintf(cmd, sizeof(cmd), "%s '%s'", spoil[i][0], dir);
+		ck_assert_int_eq(system(cmd), 0);
+		ck_assert_msg(al_policy_load_profiles(bad, dir, &p, &e) < 0, "%s: loaded",
+			      spoil[i][0]);
+		snprintf(cmd, sizeof(cmd), "%s '%s'", spoil[i][1], dir);
+		ck_assert_int_eq(system(cmd), 0);
+	}
+	/* still trusted once the directory is root's alone again */
+	ck_assert_int_eq(al_policy_load_profiles(bad, dir, &p, &e), 0);
+	al_policy_free(p);
+	snprintf(cmd, sizeof(cmd), "chown 65534 '%s'", mpath);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_lt(al_policy_load_profiles(bad, dir, &p, &e), 0);
+	snprintf(cmd, sizeof(cmd), "rm '%s' && touch '%s/x' && ln -s x '%s'", mpath, dir, mpath);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_lt(al_policy_load_profiles(bad, dir, &p, &e), 0);
+out:
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 /* ---- limits ---------------------------------------------------------- */
 
 START_TEST(limits_clamp)
@@ -939,6 +1030,7 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, reject_misc);
 	tcase_add_test(tc, reject_too_large);
 	tcase_add_test(tc, fixtures);
+	tcase_add_test(tc, profiles_load_marker);
 	tcase_add_test(tc, limits_clamp);
 	tcase_add_test(tc, limits_json);
 	tcase_add_test(tc, workspace_and_identity);
