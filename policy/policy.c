@@ -303,7 +303,8 @@ static int parse_policy(json_t *root, struct al_policy *p, bool compile, al_err 
 	return 0;
 }
 
-static int load_buf(const char *buf, size_t len, const char *name, bool compile,
+/* sha: the buffer's hex sha256 when the caller has it, else NULL. */
+static int load_buf(const char *buf, size_t len, const char *name, const char *sha, bool compile,
 		    struct al_policy **out, al_err *err)
 {
 	struct al_policy *p;
@@ -321,7 +322,10 @@ static int load_buf(const char *buf, size_t len, const char *name, bool compile,
 		free(p);
 		return al_err_set(err, ENOMEM, "%s", name);
 	}
-	al_sha256_hex(buf, len, p->sha256);
+	if (sha)
+		memcpy(p->sha256, sha, sizeof(p->sha256));
+	else
+		al_sha256_hex(buf, len, p->sha256);
 	root = json_loadb(buf, len, JLOAD_FLAGS, &je);
 	if (root == NULL) {
 		al_policy_free(p);
@@ -341,7 +345,7 @@ static int load_buf(const char *buf, size_t len, const char *name, bool compile,
 int al_policy_load_buf(const char *buf, size_t len, const char *name, struct al_policy **out,
 		       al_err *err)
 {
-	return load_buf(buf, len, name, true, out, err);
+	return load_buf(buf, len, name, NULL, true, out, err);
 }
 
 int al_policy_load_file(const char *path, struct al_policy **out, al_err *err)
@@ -352,7 +356,7 @@ int al_policy_load_file(const char *path, struct al_policy **out, al_err *err)
 	*out = NULL;
 	if (al_read_file(path, POLICY_MAX_BYTES, &buf, &len, err) < 0)
 		return al_err_wrap(err, "cannot read policy");
-	return load_buf(buf, len, path, true, out, err);
+	return load_buf(buf, len, path, NULL, true, out, err);
 }
 
 /* ---- profiles only, with the compiled-patterns marker ------------------- */
@@ -429,7 +433,7 @@ int al_policy_load_profiles(const char *path, const char *marker_dir_path,
 	al_sha256_hex(buf, len, sha);
 	al_policy_marker_name(sha, name);
 	bool known = marker_dir_path && marker_present(marker_dir_path, name);
-	if (load_buf(buf, len, path, !known, out, err) < 0)
+	if (load_buf(buf, len, path, sha, !known, out, err) < 0)
 		return -1;
 	if (!known && marker_dir_path && geteuid() == 0)
 		marker_put(marker_dir_path, name);

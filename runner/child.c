@@ -76,8 +76,11 @@ static int apply_landlock(const struct al_child_ctx *c, al_err *err)
 	return al_landlock_apply(paths, n, true, true, &abi, err);
 }
 
-static __attribute__((noreturn)) void payload(struct al_child_ctx *c)
+static __attribute__((noreturn)) void payload(struct al_child_ctx *shared)
 {
+	/* A copy: the payload may share init's memory until its exec (see
+	 * start_payload) and renumbers fds below. */
+	struct al_child_ctx ctx = *shared, *c = &ctx;
 	al_err err = {0};
 	const char *cwd = c->cwd;
 	int listener = -1;
@@ -132,6 +135,39 @@ static __attribute__((noreturn)) void payload(struct al_child_ctx *c)
 		execve(c->argv[0], c->argv, c->envp);
 	al_err_set(&err, errno, "execve %s", c->argv[0]);
 	child_fail(c->err_fd, &err);
+}
+
+static int payload_entry(void *arg)
+{
+	payload(arg);
+}
+
+/* The payload shares init's memory until it execs (or fails: _exit), init
+ * waiting meanwhile, as posix_spawn does: no copy of init's address space
+ * for a process that is about to replace it.  The payload writes only its
+ * own stack (a copy of the context) and, between fork and exec, allocates
+ * nothing; init has no signal handlers that could run on the shared memory.
+ * ASan builds fork (its runtime does not follow a stack switch). */
+static pid_t start_payload(struct al_child_ctx *c)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	pid_t pid = fork();
+	if (pid == 0)
+		payload(c);
+	return pid;
+#else
+	enum { STACK = 256 << 10, GUARD = 4096 };
+	char *stack = mmap(NULL, STACK + GUARD, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (stack == MAP_FAILED)
+		return -1;
+	(void)mprotect(stack, GUARD, PROT_NONE);
+	pid_t pid = clone(payload_entry, stack + STACK + GUARD, CLONE_VM | CLONE_VFORK | SIGCHLD, c);
+	int e = errno;
+	munmap(stack, STACK + GUARD);
+	errno = e;
+	return pid;
+#endif
 }
 
 /* Read the dispatch (run.c: send_dispatch) into c; its tmpfs size.  EOF
@@ -215,11 +251,9 @@ void al_child_init(struct al_child_ctx *c)
 	if (unshare(CLONE_NEWCGROUP) < 0)
 		al_err_set(&err, errno, "unshare cgroup namespace"), child_fail(c->err_fd, &err);
 
-	pid_t pid = fork();
+	pid_t pid = start_payload(c);
 	if (pid < 0)
-		al_err_set(&err, errno, "fork the payload"), child_fail(c->err_fd, &err);
-	if (pid == 0)
-		payload(c);
+		al_err_set(&err, errno, "start the payload"), child_fail(c->err_fd, &err);
 
 	/* init: hold nothing the payload could use, reap, report. */
 	close(c->err_fd);

@@ -467,7 +467,8 @@ int main(int argc, char **argv)
 	}
 	al_policy_free(pol);
 
-	struct al_run_opts opts = {.passthrough = !json_out, .stdin_fd = -1, .verbose = verbose};
+	struct al_run_opts opts = {
+	    .passthrough = !json_out, .stdin_fd = -1, .verbose = verbose, .no_usage = !json_out};
 	if (json_out) {
 		cleanup_free char *in = NULL;
 		size_t inlen = 0;
@@ -483,9 +484,9 @@ int main(int argc, char **argv)
 	}
 	struct al_run_result res;
 	enum al_run_failure failure;
-	if (al_run(&spec, &opts, &res, &failure, &err) < 0)
+	struct al_run_prep *left = NULL;
+	if (al_run_keep(&spec, &opts, &res, &failure, &err, &left) < 0)
 		al_die(EXIT_AGENTRUN, PROG, &err);
-	int status = res.exit_code;
 	if (json_out) {
 		json_t *out = al_run_result_to_json(&res);
 		print_json_line(out);
@@ -494,7 +495,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": timed out after %lld s; the sandbox was killed\n",
 			(long long)spec.limits.timeout_sec);
 	}
-	al_run_result_free(&res);
-	al_run_spec_free(&spec);
-	return status;
+	/* The status is known: exit now; the sandbox's teardown finishes in a
+	 * helper (docs/agentrun.md, "After the run"). */
+	al_run_exit(left, res.exit_code);
 }

@@ -43,6 +43,7 @@
 #include "shared/util.h"
 
 #define ROOT_DIR "/run/agentlaunch/root"
+#define CLEANUP_WAIT_MS 5000
 #define NS_FLAGS (CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
 
 struct capbuf {
@@ -675,7 +676,8 @@ static int run_dispatch(struct al_run_prep *p, const struct al_run_spec *spec,
 /* From the dispatch to the result: the run's poll loop, then p is freed
  * (the teardown). */
 static int supervise(struct al_run_prep *p, const struct al_run_spec *spec,
-		     struct al_run_result *res, enum al_run_failure *failure, al_err *err)
+		     struct al_run_result *res, enum al_run_failure *failure, al_err *err,
+		     struct al_run_prep **keep)
 {
 	const struct al_run_opts *opts = p->opts;
 	int rc = -1;
@@ -826,7 +828,7 @@ reap:
 	 * run of a small program. */
 	if (res->wall_time_ms == 0)
 		res->wall_time_ms = (al_now_us() - t0) / 1000;
-	if (p->cg) {
+	if (p->cg && (!opts->no_usage || !got_status)) {
 		int64_t peak = 0, cpu_ns = 0;
 		bool oom = false;
 		if (al_cgroup_stats(p->cg, &peak, &cpu_ns, &oom, NULL) == 0) {
@@ -882,6 +884,10 @@ reap:
 out:
 	free(cout.buf);
 	free(cerr.buf);
+	if (rc == 0 && keep != NULL) {
+		*keep = p; /* al_run_exit does the teardown */
+		return rc;
+	}
 	prep_free(p); /* the teardown: tree killed, init reaped, group removed */
 	return rc;
 }
@@ -903,13 +909,14 @@ int al_run_start(struct al_run_prep *p, const struct al_run_spec *spec,
 		prep_free(p);
 		return -1;
 	}
-	return supervise(p, spec, res, failure, err);
+	return supervise(p, spec, res, failure, err, NULL);
 }
 
 /* The CLI's run: the dispatch is queued on the sync socket before the
  * clone, so the init finds it the moment its root is built. */
-int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
-	   struct al_run_result *res, enum al_run_failure *failure, al_err *err)
+static int run_all(const struct al_run_spec *spec, const struct al_run_opts *opts,
+		   struct al_run_result *res, enum al_run_failure *failure, al_err *err,
+		   struct al_run_prep **keep)
 {
 	struct al_run_prep *p = prep_new(spec, opts);
 
@@ -921,5 +928,51 @@ int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
 		prep_free(p);
 		return -1;
 	}
-	return supervise(p, spec, res, failure, err);
+	return supervise(p, spec, res, failure, err, keep);
+}
+
+int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
+	   struct al_run_result *res, enum al_run_failure *failure, al_err *err)
+{
+	return run_all(spec, opts, res, failure, err, NULL);
+}
+
+int al_run_keep(const struct al_run_spec *spec, const struct al_run_opts *opts,
+		struct al_run_result *res, enum al_run_failure *failure, al_err *err,
+		struct al_run_prep **left)
+{
+	*left = NULL;
+	return run_all(spec, opts, res, failure, err, left);
+}
+
+/* The detached teardown: wait for the init's exit through its pidfd (it is
+ * not our child), then the usual teardown.  Runs on its own stack in the
+ * memory of the process that exited: nothing else uses it any more. */
+static int teardown_helper(void *arg)
+{
+	struct al_run_prep *p = arg;
+	struct pollfd pf = {p->pidfd, POLLIN, 0};
+
+	/* nothing of the caller's: a reader of our stdout gets its EOF now */
+	for (int fd = 0; fd < 3; fd++)
+		close(fd);
+	if (poll(&pf, 1, CLEANUP_WAIT_MS) != 1) {
+		syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL, 0);
+		(void)poll(&pf, 1, CLEANUP_WAIT_MS);
+	}
+	p->pid = -1;	     /* exited; reaped by whoever inherits it */
+	p->mask_set = false; /* SIGTERM & co. stay blocked until we are done */
+	prep_free(p);
+	_exit(0);
+}
+
+void al_run_exit(struct al_run_prep *p, int status)
+{
+	static char stack[128 << 10] __attribute__((aligned(16)));
+
+	fflush(NULL);
+	if (p != NULL &&
+	    clone(teardown_helper, stack + sizeof(stack), CLONE_VM | SIGCHLD, p) < 0)
+		prep_free(p); /* no helper: the teardown here, as al_run does it */
+	_exit(status);
 }

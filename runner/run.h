@@ -18,6 +18,7 @@ struct al_run_opts {
 	bool passthrough;           /* CLI: stream stdout/stderr to ours instead of capturing */
 	int stdin_fd;               /* passthrough: the sandbox's stdin (-1 = /dev/null) */
 	bool verbose;
+	bool no_usage;              /* the caller reports no peak memory / CPU time */
 	/* called with the result as soon as it is known, before the sandbox's
 	 * teardown (al_run/al_run_start return after it) */
 	void (*on_result)(const struct al_run_result *res, void *arg);
@@ -33,6 +34,19 @@ enum al_run_failure { AL_RUN_OK = 0, AL_RUN_ERROR, AL_RUN_UNENFORCEABLE };
  * sandbox could not be built; nothing of the run is left either way. */
 int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
 	   struct al_run_result *res, enum al_run_failure *failure, al_err *err);
+
+/* The CLI's variant: the same run, but on success the teardown is left
+ * to al_run_exit (*left; NULL when al_run_keep failed and cleaned up). */
+struct al_run_prep;
+int al_run_keep(const struct al_run_spec *spec, const struct al_run_opts *opts,
+		struct al_run_result *res, enum al_run_failure *failure, al_err *err,
+		struct al_run_prep **left);
+/* Exit the process with status right away, the teardown of p (the init's
+ * exit, the group's removal) finishing in a helper process that shares
+ * this process's memory -- nothing is copied, and nothing else runs in it
+ * any more -- as bwrap leaves its namespaces to exit after it.  stdout
+ * and stderr are flushed first.  p NULL: just exit.  Never returns. */
+__attribute__((noreturn)) void al_run_exit(struct al_run_prep *p, int status);
 
 /* A prepared sandbox: its init waits in fresh namespaces and a cgroup with
  * the profile's limits, its root built but for the workspace. */

@@ -17,10 +17,15 @@ int al_drop_privileges(uid_t uid, gid_t gid, unsigned flags, al_err *err)
 	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
 	struct __user_cap_data_struct data[2];
 
+	/* Capability numbers are contiguous: EINVAL is the first past this
+	 * kernel's last one. */
 	for (int cap = 0; cap <= CAP_LAST; cap++)
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+			if (errno == EINVAL && cap > 0)
+				break;
 			return al_err_set(err, errno, "drop capability %d from the bounding set",
 					  cap);
+		}
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
 		return al_err_set(err, errno, "clear ambient capabilities");
 	if (setgroups(0, NULL) < 0 && !((flags & AL_PRIV_USERNS) && errno == EPERM))
