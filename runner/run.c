@@ -258,8 +258,12 @@ static int open_pinned(const struct al_profile *pr, al_err *err)
 static int create_cgroup(const struct al_run_spec *spec, const struct al_run_opts *opts,
 			 struct al_cgroup **cg, enum al_run_failure *failure, al_err *err)
 {
-	if (al_cgroup_create(opts->cgroup_parent ? opts->cgroup_parent : "agentlaunch",
-			     spec->run_id, &spec->limits, cg, err) < 0) {
+	/* No v1 freezer: every process of the run is in its pid namespace,
+	 * which the kernel takes down whole when the init dies.  No CPU
+	 * accounting when the caller reports no usage. */
+	if (al_cgroup_create_flags(opts->cgroup_parent ? opts->cgroup_parent : "agentlaunch",
+				   spec->run_id, &spec->limits, opts->no_usage ? 0 : AL_CG_ACCOUNT,
+				   cg, err) < 0) {
 		*failure = AL_RUN_UNENFORCEABLE;
 		return -1;
 	}
@@ -831,7 +835,8 @@ reap:
 	if (p->cg && (!opts->no_usage || !got_status)) {
 		int64_t peak = 0, cpu_ns = 0;
 		bool oom = false;
-		if (al_cgroup_stats(p->cg, &peak, &cpu_ns, &oom, NULL) == 0) {
+		if (al_cgroup_stats(p->cg, opts->no_usage ? NULL : &peak,
+				    opts->no_usage ? NULL : &cpu_ns, &oom, NULL) == 0) {
 			res->peak_mem_mb = (peak + (1 << 20) - 1) >> 20;
 			res->cpu_time_ms = cpu_ns / 1000000;
 			res->oom_killed = oom;

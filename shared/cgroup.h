@@ -54,8 +54,9 @@ struct al_cg_caps {
 	char v2_root[256]; /* v2: the cgroup2 mount point in use, else "" */
 };
 
-/* Probe the mounted cgroup hierarchies (reads /proc/self/mountinfo and a
- * few cgroupfs files; no libcgroup).  version is AL_CG_V1 when any v1
+/* Probe the mounted cgroup hierarchies (the usual layouts by a few statfs
+ * calls, anything else from /proc/self/mountinfo; a few cgroupfs files; no
+ * libcgroup).  version is AL_CG_V1 when any v1
  * hierarchy carries memory or pids (hybrid hosts), else AL_CG_V2 when a
  * cgroup2 mount exists, else AL_CG_NONE (not an error).  On v2 the
  * controllers are those listed in <root>/<base>/cgroup.controllers; swap_max,
@@ -83,6 +84,16 @@ struct al_cgroup; /* opaque; owned by whoever created it */
  * process.  v1: calls al_cgroup_fast_attach_prepare() first. */
 int al_cgroup_create(const char *parent, const char *name, const struct al_limits *l,
 		     struct al_cgroup **out, al_err *err);
+/* The same with a choice of what beyond the limits the group carries (v1
+ * hierarchies; on v2 both come with the group): AL_CG_ACCOUNT the CPU time
+ * (v1 cpuacct; without it al_cgroup_stats cannot report cpu_time_ns),
+ * AL_CG_FREEZER a race-free al_cgroup_kill (v1 freezer; a caller whose
+ * processes all live in a pid namespace it can take down does not need it).
+ * al_cgroup_create is both. */
+#define AL_CG_ACCOUNT 1u
+#define AL_CG_FREEZER 2u
+int al_cgroup_create_flags(const char *parent, const char *name, const struct al_limits *l,
+			   unsigned flags, struct al_cgroup **out, al_err *err);
 
 /* v1 only: make migrations (al_cgroup_attach) fast, host-wide, by mounting
  * an empty v1 hierarchy with the kernel's "favordynmods" flag:
@@ -182,6 +193,10 @@ struct al_cg_fakefs {
 	void *arg;
 };
 
+/* The probe by the fast path (fast) or from mountinfo alone: caps and the
+ * v1 mount point per controller (memory, pids, cpuacct, cpu, freezer).
+ * Returns whether the fast path recognises this host, or -1. */
+int al_cgroup_testing_probe(bool fast, struct al_cg_caps *caps, char mnt[5][512], al_err *err);
 int al_cgroup_testing_v2_probe(const char *root, const char *base, struct al_cg_caps *caps,
 			       al_err *err);
 int al_cgroup_testing_v2_create(const char *root, const char *base, const struct al_cg_fakefs *fs,

@@ -103,7 +103,7 @@ void cg_free(struct al_cgroup *cg);
 
 /* ---- cgroup_v1.c ---- */
 int cg_v1_create(const struct cg_host *hs, const char *parent, const char *name,
-		 const struct al_limits *l, struct al_cgroup **out, al_err *err);
+		 const struct al_limits *l, unsigned flags, struct al_cgroup **out, al_err *err);
 int cg_v1_remove(struct al_cgroup *cg, al_err *err); /* 0 or -errno */
 int cg_v1_set_limits(struct al_cgroup *cg, const struct cg_host *hs, const struct al_limits *l,
 		     al_err *err);

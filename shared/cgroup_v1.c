@@ -7,8 +7,9 @@
  * spawn time (~3 ms).  libcgroup 2.0.2 re-reads /proc/mounts on every mkdir
  * and every value it writes: a group of memory+pids+cpuacct+cpu+freezer took
  * 620-720 us to create, plus ~650 us of cgroup_init() once per process.
- * Here the mounts are read once per process from /proc/self/mountinfo (the
- * cached host probe in cgroup.c) and a create is ~15 syscalls per hierarchy;
+ * Here the mounts are probed once per process (the cached host probe in
+ * cgroup.c: statfs for the usual layout, else /proc/self/mountinfo) and a
+ * create is ~15 syscalls per hierarchy;
  * the numbers are printed by tests/unit/test_cgroup.c ("cgroup v1 timing").
  *
  * Migration speed (al_cgroup_fast_attach_prepare): writing a pid to a v1
@@ -123,7 +124,7 @@ int al_cgroup_fast_attach_prepare(al_err *err)
 	if (hs == NULL || hs->caps.version != AL_CG_V1)
 		return 0;
 	if (hs->favor_mounted)
-		return 1; /* seen in mountinfo: no syscall at all */
+		return 1; /* seen in mountinfo: no syscall at all (not on the fast path) */
 	pthread_mutex_lock(&favor_lock);
 	if (favor_state < 0)
 		favor_state = favor_mounted() ? 1 : favor_mount(&favor_err);
@@ -286,10 +287,11 @@ static int v1_write_limits(struct al_cgroup *cg, const struct cg_host *hs,
 }
 
 int cg_v1_create(const struct cg_host *hs, const char *parent, const char *name,
-		 const struct al_limits *l, struct al_cgroup **out, al_err *err)
+		 const struct al_limits *l, unsigned flags, struct al_cgroup **out, al_err *err)
 {
-	bool want[C_N] = {true, true, true, l->cpu_max_percent != AL_LIMIT_UNSET,
-			  hs->v1_mnt[C_FREEZER][0] != '\0'};
+	bool want[C_N] = {true, true, (flags & AL_CG_ACCOUNT) != 0,
+			  l->cpu_max_percent != AL_LIMIT_UNSET,
+			  (flags & AL_CG_FREEZER) && hs->v1_mnt[C_FREEZER][0] != '\0'};
 	cleanup_close int plock = -1;
 
 	for (int c = 0; c < C_N; c++)

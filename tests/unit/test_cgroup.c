@@ -145,6 +145,39 @@ START_TEST(test_probe)
 }
 END_TEST
 
+/* The statfs fast path and /proc/self/mountinfo agree (here and in the v2
+ * VM both are standard layouts, so the fast path must be taken). */
+START_TEST(test_probe_fast_matches_mountinfo)
+{
+	struct al_cg_caps a, b;
+	char ma[5][512], mb[5][512];
+	al_err err = {0};
+
+	int fast = al_cgroup_testing_probe(true, &a, ma, &err);
+	ck_assert_msg(fast >= 0, "fast probe: %s", err.msg);
+	ck_assert_int_ge(al_cgroup_testing_probe(false, &b, mb, &err), 0);
+	ck_assert_msg(fast == 1, "the fast path does not recognise this host's layout");
+	ck_assert_int_eq(a.version, b.version);
+	ck_assert_int_eq(a.memory, b.memory);
+	ck_assert_int_eq(a.pids, b.pids);
+	ck_assert_int_eq(a.cpu, b.cpu);
+	ck_assert_int_eq(a.cpuacct, b.cpuacct);
+	ck_assert_int_eq(a.memsw, b.memsw);
+	ck_assert_int_eq(a.swap_max, b.swap_max);
+	ck_assert_str_eq(a.v2_root, b.v2_root);
+	for (int i = 0; i < 5; i++) {
+		/* same mount (mountinfo names a co-mount by its first path) */
+		struct stat sa, sb;
+		ck_assert_int_eq(ma[i][0] == '\0', mb[i][0] == '\0');
+		if (ma[i][0] == '\0')
+			continue;
+		ck_assert_int_eq(stat(ma[i], &sa), 0);
+		ck_assert_int_eq(stat(mb[i], &sb), 0);
+		ck_assert_msg(sa.st_dev == sb.st_dev, "controller %d: %s vs %s", i, ma[i], mb[i]);
+	}
+}
+END_TEST
+
 START_TEST(test_create_limits_readback)
 {
 	struct al_cg_caps caps;
@@ -762,6 +795,7 @@ int main(void)
 
 	tcase_set_timeout(real, 60);
 	tcase_add_test(real, test_probe);
+	tcase_add_test(real, test_probe_fast_matches_mountinfo);
 	tcase_add_test(real, test_fast_attach_prepare); /* first: it may mount */
 	tcase_add_test(real, test_create_limits_readback);
 	tcase_add_test(real, test_bad_arguments);
