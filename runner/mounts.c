@@ -45,36 +45,51 @@ static int bind(const char *src, const char *dst, unsigned long flags, al_err *e
 	return 0;
 }
 
-static int bind_host_path(const char *root, const char *p, unsigned long flags, al_err *err)
+/* A mount point in the new root (a directory or an empty file), its parent
+ * usually there already (one syscall); parents made as needed. */
+static int mountpoint(const char *dst, bool dir, al_err *err)
 {
-	char dst[PATH_MAX];
+	if (dir ? mkdir(dst, 0755) == 0 || errno == EEXIST
+		: mknod(dst, S_IFREG | 0644, 0) == 0 || errno == EEXIST)
+		return 0;
+	if (errno != ENOENT)
+		return al_err_set(err, errno, "create %s", dst);
+	return al_make_mountpoint(dst, dir, err);
+}
+
+/* The place in the root for host path p: a mount point of its type, or for
+ * a symlink (merged-/usr systems have /bin -> usr/bin) the same link, whose
+ * target comes from its own entry.  0: bind p there; 1: nothing to bind
+ * (a link, or p missing: optional paths are skipped). */
+static int host_mountpoint(const char *root, const char *p, char *dst, size_t dstsz, al_err *err)
+{
 	struct stat st;
 
 	if (lstat(p, &st) < 0) {
 		if (errno == ENOENT)
-			return 0; /* a missing optional path is skipped */
+			return 1;
 		return al_err_set(err, errno, "stat %s", p);
 	}
-	if (joinpath(dst, sizeof(dst), root, p) < 0)
+	if (joinpath(dst, dstsz, root, p) < 0)
 		return al_err_set(err, ENAMETOOLONG, "%s", p);
 	if (S_ISLNK(st.st_mode)) {
-		/* Merged-/usr systems have /bin -> usr/bin: keep the link, the
-		 * bind of its target comes from its own entry. */
 		char target[PATH_MAX];
 		ssize_t n = readlink(p, target, sizeof(target) - 1);
 		if (n < 0)
 			return al_err_set(err, errno, "readlink %s", p);
 		target[n] = '\0';
-		if (al_make_mountpoint(dst, true, err) < 0)
+		if (symlink(target, dst) == 0 || errno == EEXIST)
+			return 1;
+		if (errno != ENOENT)
+			return al_err_set(err, errno, "symlink %s", dst);
+		if (al_make_mountpoint(dst, true, err) < 0) /* its parents are missing */
 			return -1;
 		rmdir(dst);
 		if (symlink(target, dst) < 0 && errno != EEXIST)
 			return al_err_set(err, errno, "symlink %s", dst);
-		return 0;
+		return 1;
 	}
-	if (al_make_mountpoint(dst, S_ISDIR(st.st_mode), err) < 0)
-		return -1;
-	return bind(p, dst, flags, err);
+	return mountpoint(dst, S_ISDIR(st.st_mode), err) < 0 ? -1 : 0;
 }
 
 static int mount_tmpfs(const char *dst, int64_t size_mb, const char *mode, unsigned long flags,
@@ -96,8 +111,6 @@ static int setup_proc(const char *root, al_err *err)
 	char dst[PATH_MAX], p[PATH_MAX];
 
 	joinpath(dst, sizeof(dst), root, "/proc");
-	if (al_make_mountpoint(dst, true, err) < 0)
-		return -1;
 	if (mount("proc", dst, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		return al_err_set(err, errno, "mount proc on %s", dst);
 	for (size_t i = 0; ro_self[i]; i++) {
@@ -132,8 +145,6 @@ static int setup_dev(const char *root, al_err *err)
 	char dst[PATH_MAX], p[PATH_MAX], src[64];
 
 	joinpath(dst, sizeof(dst), root, "/dev");
-	if (al_make_mountpoint(dst, true, err) < 0)
-		return -1;
 	if (mount_tmpfs(dst, 1, "0755", MS_NOSUID | MS_NOEXEC, err) < 0)
 		return -1;
 	/* The nodes are made here (one mknod each, the tmpfs is remounted
@@ -191,36 +202,70 @@ static bool under(const char *p, const char *dir)
 int al_mounts_setup(const struct al_child_ctx *c, al_err *err)
 {
 	const struct al_profile *pr = &c->spec->profile;
+	const struct al_strv *ro = &pr->fs.read_only, *rw = &pr->fs.read_write;
 	const char *root = c->root_dir;
 	char dst[PATH_MAX];
+	bool bind_ro[64] = {false}, bind_rw[64] = {false};
 
+	if (ro->n > 64 || rw->n > 64)
+		return al_err_set(err, E2BIG, "more than 64 read_only or read_write paths");
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return al_err_set(err, errno, "make / private");
 	if (mount_tmpfs(root, 16, "0755", MS_NOSUID | MS_NODEV, err) < 0)
 		return -1;
-	for (size_t i = 0; i < pr->fs.read_only.n; i++)
-		if (bind_host_path(root, pr->fs.read_only.v[i], RO_FLAGS, err) < 0)
+	/* Every mount point first, in the bare tmpfs: nothing below is ever
+	 * created inside a host bind, and after the read-only binds the whole
+	 * tree becomes read-only in one call.  (A point under a read-only
+	 * path is covered by its bind; mounting there then needs the path on
+	 * the host, and fails closed without it.) */
+	for (size_t i = 0; i < ro->n; i++) {
+		int r = host_mountpoint(root, ro->v[i], dst, sizeof(dst), err);
+		if (r < 0)
 			return -1;
-	for (size_t i = 0; i < pr->fs.read_write.n; i++)
-		if (bind_host_path(root, pr->fs.read_write.v[i], MS_NOSUID | MS_NODEV, err) < 0)
+		bind_ro[i] = r == 0;
+	}
+	for (size_t i = 0; i < rw->n; i++) {
+		int r = host_mountpoint(root, rw->v[i], dst, sizeof(dst), err);
+		if (r < 0)
 			return -1;
+		bind_rw[i] = r == 0;
+	}
+	const char *dirs[] = {"/proc", "/dev", pr->fs.cwd};
+	for (size_t i = 0; i < 3 + pr->fs.tmpfs.n; i++) {
+		const char *d = i < 3 ? dirs[i] : pr->fs.tmpfs.v[i - 3];
+		if (joinpath(dst, sizeof(dst), root, d) < 0)
+			return al_err_set(err, ENAMETOOLONG, "%s", d);
+		if (mountpoint(dst, true, err) < 0)
+			return -1;
+	}
+	for (size_t i = 0; i < ro->n; i++) {
+		if (!bind_ro[i])
+			continue;
+		joinpath(dst, sizeof(dst), root, ro->v[i]);
+		if (mount(ro->v[i], dst, NULL, MS_BIND, NULL) < 0)
+			return al_err_set(err, errno, "bind %s on %s", ro->v[i], dst);
+	}
+	struct mount_attr ra = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
+	if (syscall(SYS_mount_setattr, AT_FDCWD, root, AT_RECURSIVE, &ra, sizeof(ra)) < 0)
+		return al_err_set(err, errno, "make %s read-only", root);
+	for (size_t i = 0; i < rw->n; i++) {
+		if (!bind_rw[i])
+			continue;
+		joinpath(dst, sizeof(dst), root, rw->v[i]);
+		if (bind(rw->v[i], dst, MS_NOSUID | MS_NODEV, err) < 0)
+			return -1;
+	}
 	if (setup_proc(root, err) < 0 || setup_dev(root, err) < 0)
 		return -1;
 	for (size_t i = 0; i < pr->fs.tmpfs.n; i++) {
-		if (joinpath(dst, sizeof(dst), root, pr->fs.tmpfs.v[i]) < 0)
-			return al_err_set(err, ENAMETOOLONG, "%s", pr->fs.tmpfs.v[i]);
-		if (al_make_mountpoint(dst, true, err) < 0 ||
-		    mount_tmpfs(dst, c->spec->limits.tmpfs_size_mb, "1777",
+		joinpath(dst, sizeof(dst), root, pr->fs.tmpfs.v[i]);
+		if (mount_tmpfs(dst, c->spec->limits.tmpfs_size_mb, "1777",
 				MS_NOSUID | MS_NODEV | MS_NOEXEC, err) < 0)
 			return -1;
 	}
-	/* The workspace's mount point; the workspace itself is moved in at
-	 * dispatch (al_mounts_dispatch), as a detached mount made by the
-	 * supervisor from an fd it checked. */
-	if (joinpath(dst, sizeof(dst), root, pr->fs.cwd) < 0)
-		return al_err_set(err, ENAMETOOLONG, "%s", pr->fs.cwd);
-	if (al_make_mountpoint(dst, true, err) < 0)
-		return al_err_wrap(err, "workspace");
+	/* The workspace's mount point (made above) stays empty: the workspace
+	 * is moved in at dispatch (al_mounts_dispatch), as a detached mount
+	 * made by the supervisor from an fd it checked. */
 	for (size_t i = 0; i < pr->fs.deny.n; i++)
 		if (!under(pr->fs.deny.v[i], pr->fs.cwd) && mask_path(root, pr->fs.deny.v[i], err) < 0)
 			return -1;
@@ -233,8 +278,6 @@ int al_mounts_setup(const struct al_child_ctx *c, al_err *err)
 		return al_err_set(err, errno, "detach the old root");
 	if (chdir("/") < 0)
 		return al_err_set(err, errno, "chdir /");
-	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
-		return al_err_set(err, errno, "remount / read-only");
 	return 0;
 }
 
