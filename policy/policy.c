@@ -49,16 +49,13 @@ static void rule_free(struct al_rule *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* compile false: the caller drops the rules after the load and the
- * patterns are known to compile (al_policy_load_profiles). */
-static int parse_re(json_t *m, const char *mp, const char *key, struct al_match_re *mr,
-		    bool compile, al_err *err)
+static int parse_re(json_t *m, const char *mp, const char *key, struct al_match_re *mr, al_err *err)
 {
 	cleanup_free char *src = NULL;
 	char fp[AL_JF_PATH_MAX];
 	int r = al_jf_string(m, mp, key, 0, &src, NULL, err);
 
-	if (r <= 0 || !compile)
+	if (r <= 0)
 		return r;
 	al_jf_path(fp, sizeof(fp), mp, key);
 	r = regcomp(&mr->re, src, REG_EXTENDED | REG_NOSUB);
@@ -73,7 +70,7 @@ static int parse_re(json_t *m, const char *mp, const char *key, struct al_match_
 }
 
 static int parse_rule(json_t *o, const char *rp, const struct al_policy *p, struct al_rule *r,
-		      bool compile, al_err *err)
+		      al_err *err)
 {
 	static const char *const keys[] = {"id", "match", "effect", "reason", "profile", NULL};
 	static const char *const mkeys[] = {"kind",	    "executable", "path",
@@ -96,10 +93,10 @@ static int parse_rule(json_t *o, const char *rp, const struct al_policy *p, stru
 	if (m != NULL) {
 		if (al_jf_object(m, fp, err) < 0 || al_jf_known_keys(m, fp, mkeys, err) < 0 ||
 		    al_jf_enum(m, fp, "kind", false, kinds, &kind, err) < 0 ||
-		    parse_re(m, fp, "executable", &r->executable, compile, err) < 0 ||
-		    parse_re(m, fp, "path", &r->path, compile, err) < 0 ||
-		    parse_re(m, fp, "args_pattern", &r->args, compile, err) < 0 ||
-		    parse_re(m, fp, "identity", &r->identity, compile, err) < 0)
+		    parse_re(m, fp, "executable", &r->executable, err) < 0 ||
+		    parse_re(m, fp, "path", &r->path, err) < 0 ||
+		    parse_re(m, fp, "args_pattern", &r->args, err) < 0 ||
+		    parse_re(m, fp, "identity", &r->identity, err) < 0)
 			return -1;
 	}
 	r->kind = kind == 0 ? AL_KIND_COMMAND : kind == 1 ? AL_KIND_CODE : AL_KIND_ANY;
@@ -229,7 +226,7 @@ static int parse_profiles(json_t *obj, struct al_policy *p, al_err *err)
 	return 0;
 }
 
-static int parse_rules(json_t *arr, struct al_policy *p, bool compile, al_err *err)
+static int parse_rules(json_t *arr, struct al_policy *p, al_err *err)
 {
 	char fp[AL_JF_PATH_MAX];
 	json_t *v;
@@ -249,7 +246,7 @@ static int parse_rules(json_t *arr, struct al_policy *p, bool compile, al_err *e
 		struct al_rule *r = &p->rules[i];
 		al_jf_index(fp, sizeof(fp), "rules", i);
 		p->n_rules++;
-		if (parse_rule(v, fp, p, r, compile, err) < 0)
+		if (parse_rule(v, fp, p, r, err) < 0)
 			return -1;
 		for (size_t k = 0; k < i; k++)
 			if (strcmp(p->rules[k].id, r->id) == 0) {
@@ -263,7 +260,7 @@ static int parse_rules(json_t *arr, struct al_policy *p, bool compile, al_err *e
 	return 0;
 }
 
-static int parse_policy(json_t *root, struct al_policy *p, bool compile, al_err *err)
+static int parse_policy(json_t *root, struct al_policy *p, al_err *err)
 {
 	static const char *const keys[] = {"version", "mode",	  "default",	      "rate_limit",
 					   "rules",   "profiles", "syscall_profiles", NULL};
@@ -298,14 +295,37 @@ static int parse_policy(json_t *root, struct al_policy *p, bool compile, al_err 
 		return -1;
 	if (parse_syscall_profiles(json_object_get(root, "syscall_profiles"), p, err) < 0 ||
 	    parse_profiles(json_object_get(root, "profiles"), p, err) < 0 ||
-	    parse_rules(json_object_get(root, "rules"), p, compile, err) < 0)
+	    parse_rules(json_object_get(root, "rules"), p, err) < 0)
 		return -1;
 	return 0;
 }
 
 /* sha: the buffer's hex sha256 when the caller has it, else NULL. */
-static int load_buf(const char *buf, size_t len, const char *name, const char *sha, bool compile,
-		    struct al_policy **out, al_err *err)
+/* What agentrun keeps of a policy (see al_policy_load_profiles): its
+ * profiles and syscall profiles as compact JSON. */
+static char *profiles_json(json_t *root)
+{
+	json_t *o = json_object();
+	const char *keys[] = {"profiles", "syscall_profiles"};
+	char *s = NULL;
+
+	if (o == NULL)
+		return NULL;
+	for (size_t i = 0; i < 2; i++) {
+		json_t *v = json_object_get(root, keys[i]);
+		if (v != NULL && json_object_set(o, keys[i], v) < 0)
+			goto out;
+	}
+	s = json_dumps(o, JSON_COMPACT);
+out:
+	json_decref(o);
+	return s;
+}
+
+/* sha: the buffer's hex sha256 when the caller has it, else NULL.
+ * profiles: if not NULL, receives profiles_json() of a policy that loaded. */
+static int load_buf(const char *buf, size_t len, const char *name, const char *sha,
+		    struct al_policy **out, char **profiles, al_err *err)
 {
 	struct al_policy *p;
 	json_error_t je;
@@ -332,7 +352,9 @@ static int load_buf(const char *buf, size_t len, const char *name, const char *s
 		return al_jf_err(err, name, "line %d, column %d: invalid JSON: %s", je.line,
 				 je.column, je.text);
 	}
-	int r = parse_policy(root, p, compile, err);
+	int r = parse_policy(root, p, err);
+	if (r == 0 && profiles != NULL)
+		*profiles = profiles_json(root);
 	json_decref(root);
 	if (r < 0) {
 		al_policy_free(p);
@@ -345,7 +367,7 @@ static int load_buf(const char *buf, size_t len, const char *name, const char *s
 int al_policy_load_buf(const char *buf, size_t len, const char *name, struct al_policy **out,
 		       al_err *err)
 {
-	return load_buf(buf, len, name, NULL, true, out, err);
+	return load_buf(buf, len, name, NULL, out, NULL, err);
 }
 
 int al_policy_load_file(const char *path, struct al_policy **out, al_err *err)
@@ -356,21 +378,21 @@ int al_policy_load_file(const char *path, struct al_policy **out, al_err *err)
 	*out = NULL;
 	if (al_read_file(path, POLICY_MAX_BYTES, &buf, &len, err) < 0)
 		return al_err_wrap(err, "cannot read policy");
-	return load_buf(buf, len, path, NULL, true, out, err);
+	return load_buf(buf, len, path, NULL, out, NULL, err);
 }
 
-/* ---- profiles only, with the compiled-patterns marker ------------------- */
+/* ---- profiles only, through the validated-policy marker ----------------- */
 
-/* Bump when what the loader accepts in a pattern changes. */
-#define RE_CACHE_TAG "ere-nosub-1"
+/* Bump when what the loader accepts, or what the marker holds, changes. */
+#define MARKER_TAG "profiles-1"
 
-/* The marker's name: the policy's sha256 bound to this build's pattern
- * compiler (agentrun links glibc statically: its regcomp is its own). */
+/* The marker's name: the policy's sha256 bound to this build (agentrun
+ * links glibc statically: its regcomp is its own). */
 void al_policy_marker_name(const char *policy_sha, char out[65])
 {
 	char key[256];
 	int n = snprintf(key, sizeof(key), "%s\n%s\n%s\n%s", policy_sha, AL_VERSION,
-			 gnu_get_libc_version(), RE_CACHE_TAG);
+			 gnu_get_libc_version(), MARKER_TAG);
 	al_sha256_hex(key, (size_t)n, out);
 }
 
@@ -400,31 +422,70 @@ static int marker_dir(const char *dir, bool create)
 	return fd;
 }
 
-static bool marker_present(const char *dir, const char *name)
+/* The marker's text, or NULL (none, or not root's regular file). */
+static char *marker_read(const char *dir, const char *name, size_t *len)
 {
-	struct stat st;
 	cleanup_close int dfd = marker_dir(dir, false);
-
-	return dfd >= 0 && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	       S_ISREG(st.st_mode) && st.st_uid == 0;
-}
-
-static void marker_put(const char *dir, const char *name)
-{
-	cleanup_close int dfd = marker_dir(dir, true);
+	struct stat st;
+	char *buf = NULL;
 
 	if (dfd < 0)
+		return NULL;
+	cleanup_close int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
+	    al_read_fd_all(fd, POLICY_MAX_BYTES, &buf, len, NULL) < 0)
+		return NULL;
+	return buf;
+}
+
+/* Written whole or not at all (a temporary name, then rename). */
+static void marker_put(const char *dir, const char *name, const char *text)
+{
+	cleanup_close int dfd = marker_dir(dir, true);
+	char tmp[96];
+
+	if (dfd < 0 || text == NULL)
 		return;
-	int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd >= 0)
-		close(fd);
+	snprintf(tmp, sizeof(tmp), ".%s.%d", name, (int)getpid());
+	int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	bool ok = al_write_all(fd, text, strlen(text)) == 0;
+	if (close(fd) < 0 || !ok || renameat(dfd, tmp, dfd, name) < 0)
+		unlinkat(dfd, tmp, 0);
+}
+
+/* A policy from a marker's text: its profiles, validated again (cheap);
+ * no rules.  -1 when the text is not what marker_put wrote. */
+static int load_marker(const char *text, size_t len, const char *path, const char *sha,
+		       struct al_policy **out)
+{
+	al_err err = {0};
+	json_t *root = json_loadb(text, len, JLOAD_FLAGS, NULL);
+	struct al_policy *p = calloc(1, sizeof(*p));
+	int rc = -1;
+
+	if (root == NULL || p == NULL || !json_is_object(root) ||
+	    (p->file = strdup(path)) == NULL || (p->version = strdup("2.0")) == NULL)
+		goto out;
+	memcpy(p->sha256, sha, sizeof(p->sha256));
+	p->default_effect = AL_EFFECT_DENY;
+	if (parse_syscall_profiles(json_object_get(root, "syscall_profiles"), p, &err) < 0 ||
+	    parse_profiles(json_object_get(root, "profiles"), p, &err) < 0)
+		goto out;
+	*out = TAKE_PTR(p);
+	rc = 0;
+out:
+	json_decref(root);
+	al_policy_free(p);
+	return rc;
 }
 
 int al_policy_load_profiles(const char *path, const char *marker_dir_path,
 			    struct al_policy **out, al_err *err)
 {
-	cleanup_free char *buf = NULL;
-	size_t len = 0;
+	cleanup_free char *buf = NULL, *text = NULL, *profiles = NULL;
+	size_t len = 0, tlen = 0;
 	char sha[65], name[65];
 
 	*out = NULL;
@@ -432,12 +493,15 @@ int al_policy_load_profiles(const char *path, const char *marker_dir_path,
 		return al_err_wrap(err, "cannot read policy");
 	al_sha256_hex(buf, len, sha);
 	al_policy_marker_name(sha, name);
-	bool known = marker_dir_path && marker_present(marker_dir_path, name);
-	if (load_buf(buf, len, path, sha, !known, out, err) < 0)
+	if (marker_dir_path && (text = marker_read(marker_dir_path, name, &tlen)) != NULL &&
+	    load_marker(text, tlen, path, sha, out) == 0)
+		return 0;
+	if (load_buf(buf, len, path, sha, out,
+		     marker_dir_path && geteuid() == 0 ? &profiles : NULL, err) < 0)
 		return -1;
-	if (!known && marker_dir_path && geteuid() == 0)
-		marker_put(marker_dir_path, name);
-	/* Rules (their patterns perhaps not compiled) never leave here. */
+	if (profiles != NULL)
+		marker_put(marker_dir_path, name, profiles);
+	/* The rules never leave here. */
 	struct al_policy *p = *out;
 	for (size_t i = 0; i < p->n_rules; i++)
 		rule_free(&p->rules[i]);

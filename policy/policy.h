@@ -133,12 +133,14 @@ void al_policy_free(struct al_policy *p);
 
 /* For a caller that never evaluates rules (agentrun): the file is validated
  * as by al_policy_load_file, and the policy comes back without its rules
- * (n_rules 0).  Compiling the rules' patterns is most of a load's time, so
- * a file whose patterns this build compiled once leaves a marker (named by
- * its sha256 and the build, empty) in marker_dir -- only a directory owned
- * by root and writable by root alone counts -- and later loads of the same
- * bytes skip the compile.  marker_dir NULL: always compile.  Non-root
- * callers read markers but never write them. */
+ * (n_rules 0).  Loading a policy is mostly compiling its rules' patterns
+ * and parsing its text, so a file this build validated once leaves a marker
+ * in marker_dir -- named by its sha256 and the build, holding its profiles
+ * and syscall profiles as compact JSON -- and later loads of the same bytes
+ * read the profiles from there (checked again).  Only a directory owned by
+ * root and writable by root alone counts, and only root's regular files in
+ * it; an unreadable marker means a full load.  marker_dir NULL: always the
+ * full load.  Non-root callers read markers but never write them. */
 #define AL_POLICY_MARKER_DIR "/run/agentlaunch/policy-ok"
 int al_policy_load_profiles(const char *path, const char *marker_dir, struct al_policy **out,
 			    al_err *err);

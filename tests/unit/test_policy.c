@@ -670,9 +670,13 @@ START_TEST(profiles_load_marker)
 	ck_assert_int_eq(al_policy_load_file(good, &q, &e), 0);
 	al_policy_marker_name(q->sha256, name);
 	al_policy_free(q);
-	snprintf(mpath, sizeof(mpath), "%s/%s", dir, name);
-	ck_assert_int_eq(access(mpath, F_OK), 0);
+	char goodm[256];
+	snprintf(goodm, sizeof(goodm), "%s/%s", dir, name);
+	ck_assert_int_eq(access(goodm, F_OK), 0);
 	ck_assert_int_eq(al_policy_load_profiles(good, dir, &p, &e), 0); /* through the marker */
+	ck_assert_int_eq(p->n_rules, 0);
+	ck_assert_ptr_nonnull(al_policy_find_profile(p, "command_default"));
+	ck_assert_ptr_nonnull(al_policy_find_profile(p, "python_sandbox")->sc);
 	al_policy_free(p);
 
 	/* a bad pattern is refused, again and again, and leaves no marker */
@@ -683,8 +687,9 @@ START_TEST(profiles_load_marker)
 	snprintf(cmd, sizeof(cmd), "test $(ls '%s' | wc -l) -eq 1", dir);
 	ck_assert_int_eq(system(cmd), 0);
 
-	/* The marker is what skips the compile: one planted for the bad bytes
-	 * in the root-only directory lets them through (without rules) ... */
+	/* The marker is what skips the load: one planted for the bad bytes in
+	 * the root-only directory (a copy of the good one) lets them through,
+	 * without rules ... */
 	snprintf(cmd, sizeof(cmd), "sha256sum '%s'", bad);
 	FILE *f = popen(cmd, "r");
 	ck_assert_ptr_nonnull(f);
@@ -692,10 +697,14 @@ START_TEST(profiles_load_marker)
 	pclose(f);
 	al_policy_marker_name(sha, name);
 	snprintf(mpath, sizeof(mpath), "%s/%s", dir, name);
-	snprintf(cmd, sizeof(cmd), "touch '%s'", mpath);
+	snprintf(cmd, sizeof(cmd), "echo garbage > '%s'", mpath); /* unreadable: full load */
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_lt(al_policy_load_profiles(bad, dir, &p, &e), 0);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", goodm, mpath);
 	ck_assert_int_eq(system(cmd), 0);
 	ck_assert_int_eq(al_policy_load_profiles(bad, dir, &p, &e), 0);
 	ck_assert_int_eq(p->n_rules, 0);
+	ck_assert_ptr_nonnull(al_policy_find_profile(p, "python_sandbox"));
 	al_policy_free(p);
 	/* ... and counts for nothing where another user could have put it:
 	 * a group- or world-writable directory, one not owned by root, a
