@@ -255,13 +255,25 @@ static int open_pinned(const struct al_profile *pr, al_err *err)
 	return fd;
 }
 
+static const char *cg_parent(const struct al_run_opts *opts)
+{
+	return opts->cgroup_parent ? opts->cgroup_parent : "agentlaunch";
+}
+
+static void sweep(const char *parent)
+{
+	al_err err = {0};
+	if (al_cgroup_sweep(parent, &err) < 0)
+		fprintf(stderr, "agentrun: sweeping stale cgroups: %s\n", err.msg);
+}
+
 static int create_cgroup(const struct al_run_spec *spec, const struct al_run_opts *opts,
 			 struct al_cgroup **cg, enum al_run_failure *failure, al_err *err)
 {
 	/* No v1 freezer: every process of the run is in its pid namespace,
 	 * which the kernel takes down whole when the init dies.  No CPU
 	 * accounting when the caller reports no usage. */
-	if (al_cgroup_create_flags(opts->cgroup_parent ? opts->cgroup_parent : "agentlaunch",
+	if (al_cgroup_create_flags(cg_parent(opts),
 				   spec->run_id, &spec->limits, opts->no_usage ? 0 : AL_CG_ACCOUNT,
 				   cg, err) < 0) {
 		*failure = AL_RUN_UNENFORCEABLE;
@@ -285,6 +297,7 @@ struct al_run_prep {
 	int in_p[2], out_p[2], err_p[2], sync_sk[2], errmsg_p[2], status_p[2], nsock[2];
 	pid_t pid;
 	bool want_listener, mask_set;
+	bool sweep_after; /* sweep stale groups in the teardown helper */
 	int ll_abi;
 	sigset_t oldmask;
 };
@@ -383,11 +396,11 @@ static int prep_setup(struct al_run_prep *p, enum al_run_failure *failure, al_er
 		*failure = AL_RUN_UNENFORCEABLE;
 		return -1;
 	}
-	/* Groups left by runners that were killed (SIGKILL, a crash) go now;
-	 * a failure here is reported but does not stop this run. */
-	al_err serr = {0};
-	if (al_cgroup_sweep(opts->cgroup_parent ? opts->cgroup_parent : "agentlaunch", &serr) < 0)
-		fprintf(stderr, "agentrun: sweeping stale cgroups: %s\n", serr.msg);
+	/* Groups left by runners that were killed (SIGKILL, a crash) go now
+	 * (the CLI's: after its run, in the teardown helper); a failure here
+	 * is reported but does not stop this run. */
+	if (!p->sweep_after)
+		sweep(cg_parent(opts));
 	p->ll_abi = al_landlock_abi();
 
 	unsigned scflags = AL_SC_HARDEN | (p->want_listener ? AL_SC_SPAWN_LOCK : 0);
@@ -928,6 +941,7 @@ static int run_all(const struct al_run_spec *spec, const struct al_run_opts *opt
 	result_init(res, spec, failure, err);
 	if (p == NULL)
 		return al_err_set(err, ENOMEM, "prepare the sandbox");
+	p->sweep_after = keep != NULL;
 	if (prep_setup(p, failure, err) < 0 || run_dispatch(p, spec, res, failure, err) < 0 ||
 	    prep_clone(p, failure, err) < 0) {
 		prep_free(p);
@@ -967,7 +981,10 @@ static int teardown_helper(void *arg)
 	}
 	p->pid = -1;	     /* exited; reaped by whoever inherits it */
 	p->mask_set = false; /* SIGTERM & co. stay blocked until we are done */
+	char parent[256];
+	snprintf(parent, sizeof(parent), "%s", cg_parent(p->opts));
 	prep_free(p);
+	sweep(parent);
 	_exit(0);
 }
 
