@@ -178,18 +178,27 @@ static void read_dispatch(struct al_child_ctx *c, int *ws_tree, int64_t *tmpfs_m
 	int fd = -1;
 	struct stat st;
 	struct al_dispatch h;
+	const char *m = c->dispatch;
+	size_t size = c->dispatch_len;
 
-	if (al_recv_fd(c->sync_fd, &fd, &err) < 0 || fd < 0)
-		_exit(125);
-	if (al_recv_fd(c->sync_fd, ws_tree, &err) < 0 || *ws_tree < 0)
-		_exit(125);
+	if (m != NULL) {
+		*ws_tree = c->ws_tree;
+	} else {
+		if (al_recv_fd(c->sync_fd, &fd, &err) < 0 || fd < 0)
+			_exit(125);
+		if (al_recv_fd(c->sync_fd, ws_tree, &err) < 0 || *ws_tree < 0)
+			_exit(125);
+		if (fstat(fd, &st) < 0 || st.st_size > (64 << 20))
+			al_err_set(&err, EINVAL, "bad dispatch"), child_fail(c->err_fd, &err);
+		size = (size_t)st.st_size;
+		m = size ? mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+		close(fd);
+		if (m == MAP_FAILED)
+			al_err_set(&err, errno, "map the dispatch"), child_fail(c->err_fd, &err);
+	}
 	close(c->sync_fd);
-	if (fstat(fd, &st) < 0 || (size_t)st.st_size < sizeof(h) || st.st_size > (64 << 20))
+	if (size < sizeof(h))
 		al_err_set(&err, EINVAL, "bad dispatch"), child_fail(c->err_fd, &err);
-	char *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (m == MAP_FAILED)
-		al_err_set(&err, errno, "map the dispatch"), child_fail(c->err_fd, &err);
 	memcpy(&h, m, sizeof(h));
 	if (h.magic != AL_DISPATCH_MAGIC || h.argc == 0 || h.argc > (1u << 20) ||
 	    h.envc > (1u << 20))
@@ -197,16 +206,16 @@ static void read_dispatch(struct al_child_ctx *c, int *ws_tree, int64_t *tmpfs_m
 	char **v = calloc((size_t)h.argc + h.envc + 2, sizeof(char *));
 	if (v == NULL)
 		al_err_set(&err, ENOMEM, "dispatch"), child_fail(c->err_fd, &err);
-	char *q = m + sizeof(h), *end = m + st.st_size;
+	const char *q = m + sizeof(h), *end = m + size;
 	/* argv, NULL, envp, NULL -- then cwd */
 	for (uint32_t i = 0; i < h.argc + h.envc + 1; i++) {
-		char *z = memchr(q, '\0', (size_t)(end - q));
+		const char *z = memchr(q, '\0', (size_t)(end - q));
 		if (z == NULL)
 			al_err_set(&err, EINVAL, "bad dispatch"), child_fail(c->err_fd, &err);
-		if (i < h.argc)
-			v[i] = q;
+		if (i < h.argc) /* (char *): execve's type; the strings are not written */
+			v[i] = (char *)q;
 		else if (i < h.argc + h.envc)
-			v[i + 1] = q;
+			v[i + 1] = (char *)q;
 		else
 			c->cwd = q;
 		q = z + 1;

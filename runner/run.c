@@ -84,11 +84,13 @@ static int set_nonblock(int fd)
 	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-/* Create the workspace 0700 for uid:gid and open it without following a
- * symlink at the last component; parents are root-owned 0755. */
-static int open_workspace(const struct al_run_spec *s, char *path, size_t pathsz, struct stat *st,
-			  al_err *err)
+/* Create the workspace 0700 for uid:gid and open it (O_PATH) without
+ * following a symlink at the last component; parents are root-owned 0755.
+ * Returns the fd, checked to be owned by the run's uid, or -1. */
+static int open_workspace(const struct al_run_spec *s, char *path, size_t pathsz, al_err *err)
 {
+	struct stat st;
+
 	if (al_workspace_path(s->profile.fs.workspace, s->identity, path, pathsz, err) < 0)
 		return -1;
 	char *slash = strrchr(path, '/');
@@ -124,14 +126,13 @@ static int open_workspace(const struct al_run_spec *s, char *path, size_t pathsz
 	if (fd < 0)
 		return al_err_set(
 		    err, errno, "open workspace %s (it must be a directory, not a symlink)", path);
-	if (fstat(fd, st) < 0 || st->st_uid != s->uid) {
+	if (fstat(fd, &st) < 0 || st.st_uid != s->uid) {
 		close(fd);
 		return al_err_set(err, EPERM,
 				  "workspace %s is not owned by uid %u: fix or remove it", path,
 				  (unsigned)s->uid);
 	}
-	close(fd);
-	return 0;
+	return fd;
 }
 
 static char **build_env(const struct al_run_spec *s)
@@ -298,6 +299,10 @@ struct al_run_prep {
 	pid_t pid;
 	bool want_listener, mask_set;
 	bool sweep_after; /* sweep stale groups in the teardown helper */
+	bool inherit;	  /* the init inherits the dispatch (al_run, al_run_keep) */
+	char *dispatch;	  /* inherit: the dispatch, the workspace's detached mount */
+	size_t dispatch_len;
+	int ws_tree;
 	int ll_abi;
 	sigset_t oldmask;
 };
@@ -333,12 +338,13 @@ static void prep_free(struct al_run_prep *p)
 		      &p->err_p[0],    &p->err_p[1],	&p->sync_sk[0],	 &p->sync_sk[1],
 		      &p->errmsg_p[0], &p->errmsg_p[1], &p->status_p[0], &p->status_p[1],
 		      &p->nsock[0],    &p->nsock[1],	&p->listener,	 &p->code_fd,
-		      &p->exec_fd,     &p->pidfd,	&p->sig_fd};
+		      &p->exec_fd,     &p->pidfd,	&p->sig_fd,	 &p->ws_tree};
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		close_fd(fds[i]);
 	for (size_t i = 0; i < AL_CGROUP_MAX_HIER; i++)
 		close_fd(&p->join_fds[i]);
 	al_bpf_free(&p->bpf);
+	free(p->dispatch);
 	if (p->mask_set)
 		sigprocmask(SIG_SETMASK, &p->oldmask, NULL);
 	free(p);
@@ -475,6 +481,9 @@ static int prep_clone(struct al_run_prep *p, enum al_run_failure *failure, al_er
 	    .exec_fd = p->exec_fd,
 	    .join_fds = p->join_fds,
 	    .njoin = p->njoin,
+	    .dispatch = p->dispatch,
+	    .dispatch_len = p->dispatch_len,
+	    .ws_tree = p->ws_tree,
 	    .filter = &p->fprog,
 	    .want_listener = p->want_listener,
 	    .landlock_abi = p->ll_abi,
@@ -533,6 +542,7 @@ static int prep_clone(struct al_run_prep *p, enum al_run_failure *failure, al_er
 		close_fd(theirs[i]);
 	for (size_t i = 0; i < p->njoin; i++)
 		close_fd(&p->join_fds[i]);
+	close_fd(&p->ws_tree);
 	if (p->pidfd < 0)
 		return al_err_set(err, errno, "pidfd_open");
 	return 0;
@@ -547,7 +557,7 @@ static struct al_run_prep *prep_new(const struct al_run_spec *proto,
 		return NULL;
 	p->proto = proto;
 	p->opts = opts;
-	p->code_fd = p->exec_fd = p->pidfd = p->listener = p->sig_fd = -1;
+	p->code_fd = p->exec_fd = p->pidfd = p->listener = p->sig_fd = p->ws_tree = -1;
 	p->pid = -1;
 	int *pairs[] = {p->in_p, p->out_p, p->err_p, p->sync_sk, p->errmsg_p, p->status_p, p->nsock};
 	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++)
@@ -576,11 +586,10 @@ int al_run_prepare(const struct al_run_spec *proto, const struct al_run_opts *op
 	return 0;
 }
 
-/* The dispatch: what the waiting init needs to start this run's payload,
- * in a sealed memfd sent over the sync socket with the workspace's detached
- * mount (see child.c, struct al_dispatch). */
-static int send_dispatch(struct al_run_prep *p, const struct al_run_spec *spec, char **argv,
-			 char **envp, int ws_tree, al_err *err)
+/* The dispatch: what the init needs to start this run's payload (see
+ * struct al_dispatch), as one malloc'd block of *len bytes. */
+static char *build_dispatch(const struct al_run_spec *spec, char **argv, char **envp,
+			    size_t *len)
 {
 	struct al_dispatch h = {
 	    .magic = AL_DISPATCH_MAGIC,
@@ -591,23 +600,38 @@ static int send_dispatch(struct al_run_prep *p, const struct al_run_spec *spec, 
 	    .max_open_files = spec->limits.max_open_files,
 	    .tmpfs_size_mb = spec->limits.tmpfs_size_mb,
 	};
+	const char *cwd = spec->cwd ? spec->cwd : spec->profile.fs.cwd;
+	size_t n = sizeof(h) + strlen(cwd) + 1;
+
+	for (; argv[h.argc]; h.argc++)
+		n += strlen(argv[h.argc]) + 1;
+	for (; envp[h.envc]; h.envc++)
+		n += strlen(envp[h.envc]) + 1;
+	char *buf = malloc(n), *q = buf;
+	if (buf == NULL)
+		return NULL;
+	memcpy(q, &h, sizeof(h));
+	q += sizeof(h);
+	for (uint32_t i = 0; i < h.argc + h.envc + 1; i++) {
+		const char *str = i < h.argc ? argv[i] : i < h.argc + h.envc ? envp[i - h.argc] : cwd;
+		size_t l = strlen(str) + 1;
+		memcpy(q, str, l);
+		q += l;
+	}
+	*len = n;
+	return buf;
+}
+
+/* To an init that waits for it: in a sealed memfd over the sync socket,
+ * with the workspace's detached mount. */
+static int send_dispatch(struct al_run_prep *p, const char *buf, size_t len, int ws_tree,
+			 al_err *err)
+{
 	cleanup_close int fd = memfd_create("agentrun-dispatch", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 
 	if (fd < 0)
 		return al_err_set(err, errno, "memfd_create");
-	while (argv[h.argc])
-		h.argc++;
-	while (envp[h.envc])
-		h.envc++;
-	int r = al_write_all(fd, &h, sizeof(h));
-	for (uint32_t i = 0; r == 0 && i < h.argc; i++)
-		r = al_write_all(fd, argv[i], strlen(argv[i]) + 1);
-	for (uint32_t i = 0; r == 0 && i < h.envc; i++)
-		r = al_write_all(fd, envp[i], strlen(envp[i]) + 1);
-	const char *cwd = spec->cwd ? spec->cwd : spec->profile.fs.cwd;
-	if (r == 0)
-		r = al_write_all(fd, cwd, strlen(cwd) + 1);
-	if (r < 0 ||
+	if (al_write_all(fd, buf, len) < 0 ||
 	    fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) < 0)
 		return al_err_set(err, errno, "write the dispatch");
 	if (al_send_fd(p->sync_sk[1], fd, err) < 0 || al_send_fd(p->sync_sk[1], ws_tree, err) < 0)
@@ -617,15 +641,8 @@ static int send_dispatch(struct al_run_prep *p, const struct al_run_spec *spec, 
 
 /* The workspace as a detached mount (nosuid, nodev, noexec) to be moved
  * into the sandbox's root by its init. */
-static int workspace_tree(const char *path, const struct stat *want, al_err *err)
+static int workspace_tree(int fd, const char *path, al_err *err)
 {
-	cleanup_close int fd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	struct stat st;
-
-	if (fd < 0 || fstat(fd, &st) < 0)
-		return al_err_set(err, errno, "open workspace %s", path);
-	if (st.st_dev != want->st_dev || st.st_ino != want->st_ino)
-		return al_err_set(err, EPERM, "workspace %s was replaced during setup", path);
 	int t = (int)syscall(SYS_open_tree, fd, "",
 			     OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
 	if (t < 0)
@@ -650,16 +667,16 @@ static bool same_limits(const struct al_limits *a, const struct al_limits *b)
 	       a->cpu_max_percent == b->cpu_max_percent;
 }
 
-/* The request's part, for an init that waits for it (or, al_run, is about
- * to be cloned): argv/env, the workspace, the code, the request's limits. */
+/* The request's part, for an init that waits for it, or (p->inherit, the
+ * CLI) one about to be cloned, which finds it in its copy of our memory:
+ * argv/env, the workspace, the code, the request's limits. */
 static int run_dispatch(struct al_run_prep *p, const struct al_run_spec *spec,
 			struct al_run_result *res, enum al_run_failure *failure, al_err *err)
 {
 	cleanup_strv char **argv = NULL;
 	cleanup_strv char **envp = NULL;
-	cleanup_close int ws_tree = -1;
+	cleanup_close int ws_tree = -1, ws = -1;
 	char ws_path[PATH_MAX];
-	struct stat ws_st;
 
 	if ((spec->code != NULL) != (p->code_fd >= 0))
 		return al_err_set(err, EINVAL, "the prepared sandbox is for %s runs",
@@ -668,8 +685,8 @@ static int run_dispatch(struct al_run_prep *p, const struct al_run_spec *spec,
 	envp = build_env(spec);
 	if (argv == NULL || envp == NULL)
 		return al_err_set(err, ENOMEM, "prepare argv/env");
-	if (open_workspace(spec, ws_path, sizeof(ws_path), &ws_st, err) < 0 ||
-	    (ws_tree = workspace_tree(ws_path, &ws_st, err)) < 0)
+	if ((ws = open_workspace(spec, ws_path, sizeof(ws_path), err)) < 0 ||
+	    (ws_tree = workspace_tree(ws, ws_path, err)) < 0)
 		return -1;
 	if (spec->code) {
 		if (al_write_all(p->code_fd, spec->code, spec->code_len) < 0 ||
@@ -684,8 +701,17 @@ static int run_dispatch(struct al_run_prep *p, const struct al_run_spec *spec,
 		*failure = AL_RUN_UNENFORCEABLE;
 		return -1;
 	}
-	if (send_dispatch(p, spec, argv, envp, ws_tree, err) < 0)
+	size_t len = 0;
+	cleanup_free char *buf = build_dispatch(spec, argv, envp, &len);
+	if (buf == NULL)
+		return al_err_set(err, ENOMEM, "the dispatch");
+	if (p->inherit) {
+		p->dispatch = TAKE_PTR(buf);
+		p->dispatch_len = len;
+		p->ws_tree = TAKE_FD(ws_tree);
+	} else if (send_dispatch(p, buf, len, ws_tree, err) < 0) {
 		return -1;
+	}
 	close_fd(&p->sync_sk[1]);
 	return 0;
 }
@@ -942,6 +968,7 @@ static int run_all(const struct al_run_spec *spec, const struct al_run_opts *opt
 	if (p == NULL)
 		return al_err_set(err, ENOMEM, "prepare the sandbox");
 	p->sweep_after = keep != NULL;
+	p->inherit = true;
 	if (prep_setup(p, failure, err) < 0 || run_dispatch(p, spec, res, failure, err) < 0 ||
 	    prep_clone(p, failure, err) < 0) {
 		prep_free(p);

@@ -72,7 +72,9 @@ int al_run_prep_died(struct al_run_prep *p, al_err *err);
 
 /* The dispatch the supervisor sends the waiting init: this header, then
  * argc + envc + 1 NUL-terminated strings (argv, envp, cwd), in a sealed
- * memfd; a second message carries the workspace's detached mount. */
+ * memfd; a second message carries the workspace's detached mount.  The
+ * CLI's init, cloned after the dispatch is made, finds both in its memory
+ * (al_child_ctx). */
 #define AL_DISPATCH_MAGIC 0x616c6431u
 struct al_dispatch {
 	uint32_t magic;
@@ -95,6 +97,9 @@ struct al_child_ctx {
 	int exec_fd;               /* pinned interpreter, verified: execveat it, -1 otherwise */
 	const int *join_fds;       /* cgroup.procs of the run's group to join first (v1) */
 	size_t njoin;              /* 0: born in it (v2, CLONE_INTO_CGROUP) */
+	const char *dispatch;      /* the dispatch in memory (the CLI), else NULL: */
+	size_t dispatch_len;       /*   it comes over sync_fd */
+	int ws_tree;               /* with dispatch: the workspace's detached mount */
 	int stdio[3];              /* the payload's stdin/stdout/stderr */
 	const struct sock_fprog *filter;  /* the profile's seccomp filter */
 	bool want_listener;
