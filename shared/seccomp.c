@@ -11,7 +11,8 @@
  *     the conditional rules instead;
  *   - a rule may compare each argument once only, so "neither A nor B"
  *     must be written as a set of rules that together cover everything
- *     else (add_lo32_except, add_u64_except, personality's ring below).
+ *     else (add_lo32_except, add_u64_except); personality's check, which
+ *     would take 32 such rules, is written by hand (personality_check).
  * Rules whose action equals the default are left out (libseccomp refuses
  * them; a syscall whose rules do not match falls through to the default).
  */
@@ -19,6 +20,9 @@
 #include "notify.h"
 
 #include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
@@ -46,14 +50,14 @@
 
 /* Bump whenever the rules generated for a given request change: it is part
  * of the cache key, so old cached programs are never loaded again. */
-#define AL_BPF_FORMAT 2
+#define AL_BPF_FORMAT 3
 
 #ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
 #define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
 #endif
 
 /* Internal request flags (above the public AL_SC_* bits). */
-#define SC_AGENT_EXTRAS AL_SC_HARDEN /* personality ring, socket families */
+#define SC_AGENT_EXTRAS AL_SC_HARDEN /* personality check, socket families */
 #define SC_PUBLIC_FLAGS (AL_SC_SPAWN_LOCK | AL_SC_HARDEN)
 
 static inline void seccomp_releasep(scmp_filter_ctx *c)
@@ -312,17 +316,38 @@ static int add_spawn_lock(struct sc_build *b, al_err *err)
 }
 
 /* personality: EPERM unless the (32-bit) persona is 0 (PER_LINUX) or
- * 0xffffffff (query).  Those are exactly the values whose bits are all
- * equal; any other value has some bit i set with bit i+1 (mod 32) clear, so
- * the 32 rules "bit i = 1 and bit i+1 = 0" cover exactly the rest. */
-static int add_personality_ring(struct sc_build *b, al_err *err)
+ * 0xffffffff (the query).  libseccomp can say that only as 32 rules ("bit i
+ * set, bit i+1 clear", three instructions each: half of a filter), so these
+ * eight instructions go in front of its program instead; a value that
+ * passes, and every other syscall or architecture, continue into it. */
+#if !defined(__x86_64__)
+#error "the filters are written for x86_64 (personality_check, newer_syscalls)"
+#endif
+static const struct sock_filter personality_check[] = {
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 6),
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_personality, 0, 4),
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])), /* low half */
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 2, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0xffffffffu, 1, 0),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+};
+
+static int prepend_personality_check(struct al_bpf *b, al_err *err)
 {
-	for (unsigned i = 0; i < 32; i++) {
-		uint64_t mask = (1ull << i) | (1ull << ((i + 1) % 32));
-		if (add_rule1(b, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(personality),
-			      SCMP_A0_64(SCMP_CMP_MASKED_EQ, mask, 1ull << i), err) < 0)
-			return -1;
-	}
+	size_t n = sizeof(personality_check) / sizeof(personality_check[0]);
+
+	if (b->len + n > BPF_MAXINSNS)
+		return al_err_set(err, E2BIG, "seccomp: filter too long for the personality check");
+	struct sock_filter *all = malloc((b->len + n) * sizeof(*all));
+	if (all == NULL)
+		return al_err_set(err, ENOMEM, "seccomp: filter");
+	memcpy(all, personality_check, sizeof(personality_check));
+	memcpy(all + n, b->insns, b->len * sizeof(*all));
+	free(b->insns);
+	b->insns = all;
+	b->len = (unsigned short)(b->len + n);
 	return 0;
 }
 
@@ -346,7 +371,6 @@ static int build_ctx(const struct sc_req *r, struct sc_build *b, al_err *err)
 	/* The hardening extras only make sense over a default-allow filter
 	 * (under default deny, personality and socket follow the allow list). */
 	bool extras = (r->flags & SC_AGENT_EXTRAS) && r->default_allow;
-	bool personality_ring = extras;
 	unsigned char seen[1024 / 8] = {0};
 	int rc;
 
@@ -371,7 +395,7 @@ static int build_ctx(const struct sc_req *r, struct sc_build *b, al_err *err)
 		if ((r->flags & AL_SC_SPAWN_LOCK) && is_lock_nr(nr))
 			continue; /* the lock decides */
 		if (extras && nr == SCMP_SYS(personality))
-			continue; /* the ring below decides */
+			continue; /* personality_check decides */
 		if (nr < 1024) {
 			if (seen[nr / 8] & (1u << (nr % 8)))
 				continue;
@@ -383,8 +407,6 @@ static int build_ctx(const struct sc_req *r, struct sc_build *b, al_err *err)
 	if (add_ioctl_rules(b, r, ioctl_listed, err) < 0)
 		return -1;
 	if ((r->flags & AL_SC_SPAWN_LOCK) && add_spawn_lock(b, err) < 0)
-		return -1;
-	if (personality_ring && add_personality_ring(b, err) < 0)
 		return -1;
 	if (extras && add_socket_families(b, err) < 0)
 		return -1;
@@ -453,7 +475,14 @@ static int build_req(const struct sc_req *r, struct al_bpf *out, al_err *err)
 	 * syscall number to fill its action cache. */
 	if (b.rules > 30)
 		seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
-	return export_bpf(ctx, out, err);
+	if (export_bpf(ctx, out, err) < 0)
+		return -1;
+	if ((r->flags & SC_AGENT_EXTRAS) && r->default_allow &&
+	    prepend_personality_check(out, err) < 0) {
+		al_bpf_free(out);
+		return -1;
+	}
+	return 0;
 }
 
 static size_t strv_len(char *const *v)
