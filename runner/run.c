@@ -1,16 +1,18 @@
 /* The supervisor of one run (agentrun's own process, root).
  *
  * Two steps.  al_run_prepare needs only the profile: check what the host
- * can enforce (fail closed), load the filter, clone the sandbox's init into
- * fresh mount/pid/net/ipc/uts namespaces (it builds the root and waits),
- * put it in a new cgroup with the profile's limits.  al_run_start takes the
- * request: workspace (a detached mount moved into the waiting root), the
- * request's limits, code, argv and env go to the init in one dispatch; then
- * capture output, feed stdin, answer the seccomp listener, enforce the
- * wall-clock timeout -- all in one poll loop -- and finally collect the
- * cgroup's numbers and remove every trace.  The CLI does both at once; the
- * gateway keeps prepared sandboxes warm (agentrun --warm, spawn.c), so a
- * request pays only for the second step. */
+ * can enforce (fail closed), load the filter, make the run's cgroup with
+ * the profile's limits, clone the sandbox's init into fresh mount/pid/net/
+ * ipc/uts namespaces and that group (it builds the root and waits).
+ * al_run_start takes the request: workspace (a detached mount moved into
+ * the waiting root), the request's limits, code, argv and env go to the
+ * init in one dispatch; then capture output, feed stdin, answer the seccomp
+ * listener, enforce the wall-clock timeout -- all in one poll loop -- and
+ * finally collect the cgroup's numbers and remove every trace.  The gateway
+ * keeps prepared sandboxes warm (agentrun --warm, spawn.c), so a request
+ * pays only for the second step.  The CLI (al_run, al_run_keep) makes the
+ * dispatch before the clone, so the init inherits it, and with al_run_exit
+ * leaves the teardown to a helper once the status is known. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
