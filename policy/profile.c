@@ -84,22 +84,34 @@ const char *al_path_check(const char *p)
 	return NULL;
 }
 
-static int check_path_value(const char *fp, const char *val, al_err *err)
+/* A list item's check: NULL when val is fine, else why (in buf). */
+typedef const char *(*item_check_fn)(const char *val, char *buf, size_t n);
+
+static const char *check_path_item(const char *val, char *buf, size_t n)
 {
 	const char *why = al_path_check(val);
-	if (why != NULL)
-		return al_jf_err(err, fp, "%s (got \"%s\")", why, val);
+	if (why == NULL)
+		return NULL;
+	snprintf(buf, n, "%s (got \"%s\")", why, val);
+	return buf;
+}
+
+static int check_path_value(const char *fp, const char *val, al_err *err)
+{
+	char why[AL_ERR_MSG_MAX];
+	if (check_path_item(val, why, sizeof(why)) != NULL)
+		return al_jf_err(err, fp, "%s", why);
 	return 0;
 }
 
-typedef int (*item_check_fn)(const char *fp, const char *val, al_err *err);
 
 /* Optional array of strings; absent gives an empty vector. */
 static int get_strv(json_t *obj, const char *path, const char *key, item_check_fn check,
 		    struct al_strv *out, al_err *err)
 {
-	char fp[AL_JF_PATH_MAX], ip[AL_JF_PATH_MAX];
+	char fp[AL_JF_PATH_MAX], ip[AL_JF_PATH_MAX], why[AL_ERR_MSG_MAX];
 	json_t *v = json_object_get(obj, key), *item;
+	const char *bad = NULL;
 	size_t i;
 
 	al_jf_path(fp, sizeof(fp), path, key);
@@ -111,18 +123,21 @@ static int get_strv(json_t *obj, const char *path, const char *key, item_check_f
 		return nomem(err, fp);
 	if (v == NULL)
 		return 0;
+	/* the item's path (fp[i]) is made only for an error */
 	json_array_foreach(v, i, item)
 	{
-		al_jf_index(ip, sizeof(ip), fp, i);
 		if (!json_is_string(item))
-			return al_jf_err(err, ip, "must be a string");
-		if (al_jf_has_nul(item))
-			return al_jf_err(err, ip, "must not contain NUL bytes");
-		if (check && check(ip, json_string_value(item), err) < 0)
-			return -1;
-		out->v[i] = strdup(json_string_value(item));
-		if (out->v[i] == NULL)
-			return nomem(err, ip);
+			bad = "must be a string";
+		else if (al_jf_has_nul(item))
+			bad = "must not contain NUL bytes";
+		else if (check)
+			bad = check(json_string_value(item), why, sizeof(why));
+		if (bad == NULL && (out->v[i] = strdup(json_string_value(item))) == NULL)
+			bad = "out of memory";
+		if (bad != NULL) {
+			al_jf_index(ip, sizeof(ip), fp, i);
+			return al_jf_err(err, ip, "%s", bad);
+		}
 		out->n++;
 	}
 	return 1;
@@ -232,14 +247,16 @@ void al_limits_effective(const struct al_limits *ceiling, const struct al_limits
 static const char *const errno_names[] = {"EPERM", "ENOSYS", "EACCES", NULL};
 static const int errno_values[] = {EPERM, ENOSYS, EACCES};
 
-static int check_syscall_name(const char *fp, const char *val, al_err *err)
+static const char *check_syscall_name(const char *val, char *buf, size_t n)
 {
 	int nr = seccomp_syscall_resolve_name(val);
+	if (nr >= 0)
+		return NULL;
 	if (nr == __NR_SCMP_ERROR)
-		return al_jf_err(err, fp, "unknown system call \"%s\"", val);
-	if (nr < 0)
-		return al_jf_err(err, fp, "\"%s\" is not a system call on this architecture", val);
-	return 0;
+		snprintf(buf, n, "unknown system call \"%s\"", val);
+	else
+		snprintf(buf, n, "\"%s\" is not a system call on this architecture", val);
+	return buf;
 }
 
 static int strv_find(const struct al_strv *s, const char *x)
@@ -255,12 +272,14 @@ static int check_syscall_list(const struct al_strv *l, const struct al_strv *oth
 {
 	char ip[AL_JF_PATH_MAX];
 	for (size_t i = 0; i < l->n; i++) {
+		bool twice = strv_find(l, l->v[i]) != (int)i;
+		if (!twice && !(other && strv_find(other, l->v[i]) >= 0))
+			continue;
 		al_jf_index(ip, sizeof(ip), fp, i);
-		if (strv_find(l, l->v[i]) != (int)i)
-			return al_jf_err(err, ip, "\"%s\" is listed twice", l->v[i]);
-		if (other && strv_find(other, l->v[i]) >= 0)
-			return al_jf_err(err, ip, "\"%s\" is in both \"allow\" and \"deny\"",
-					 l->v[i]);
+		return al_jf_err(err, ip,
+				 twice ? "\"%s\" is listed twice"
+				       : "\"%s\" is in both \"allow\" and \"deny\"",
+				 l->v[i]);
 	}
 	return 0;
 }
@@ -395,10 +414,10 @@ static int parse_fs(json_t *fs, const char *fp, struct al_fs *out, al_err *err)
 	al_jf_path(kp, sizeof(kp), fp, "workspace");
 	if (check_path_value(kp, out->workspace, err) < 0)
 		return -1;
-	if (get_strv(fs, fp, "read_only", check_path_value, &out->read_only, err) < 0 ||
-	    get_strv(fs, fp, "read_write", check_path_value, &out->read_write, err) < 0 ||
-	    get_strv(fs, fp, "tmpfs", check_path_value, &out->tmpfs, err) < 0 ||
-	    get_strv(fs, fp, "deny", check_path_value, &out->deny, err) < 0)
+	if (get_strv(fs, fp, "read_only", check_path_item, &out->read_only, err) < 0 ||
+	    get_strv(fs, fp, "read_write", check_path_item, &out->read_write, err) < 0 ||
+	    get_strv(fs, fp, "tmpfs", check_path_item, &out->tmpfs, err) < 0 ||
+	    get_strv(fs, fp, "deny", check_path_item, &out->deny, err) < 0)
 		return -1;
 	return 0;
 }
