@@ -25,7 +25,7 @@ X
 out=$("$B/bench/al-timeit" -n "$RUNS" "$spec")
 echo "$out"
 med() { echo "$out" | grep -F "$1 " | head -1 | awk '{for(i=1;i<=NF;i++) if($i=="median") print $(i+1)}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", a/b}'; }
 echo
 echo "ratio agentrun/bwrap (/bin/true):        $(ratio "$(med 'agentrun command_default /bin/true')" "$(med 'bwrap --unshare-all /bin/true')")"
 echo "ratio agentrun/bwrap (python3 -c pass):  $(ratio "$(med 'agentrun command_default python3 -c pass')" "$(med 'bwrap --unshare-all python3 -c pass')")"
