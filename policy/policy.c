@@ -10,6 +10,7 @@
 
 #include "policy.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gnu/libc-version.h>
@@ -438,6 +439,33 @@ static char *marker_read(const char *dir, const char *name, size_t *len)
 	return buf;
 }
 
+/* At most MARKERS_MAX markers: past that the others go (the markers of
+ * the policies in use come back at their next load). */
+#define MARKERS_MAX 64
+
+static void markers_trim(int dfd, const char *keep)
+{
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	struct dirent *e;
+	size_t n = 0;
+
+	if (d == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	if (n > MARKERS_MAX) {
+		rewinddir(d);
+		while ((e = readdir(d)) != NULL)
+			if (e->d_name[0] != '.' && strcmp(e->d_name, keep) != 0)
+				unlinkat(dfd, e->d_name, 0);
+	}
+	closedir(d);
+}
+
 /* Written whole or not at all (a temporary name, then rename). */
 static void marker_put(const char *dir, const char *name, const char *text)
 {
@@ -451,8 +479,11 @@ static void marker_put(const char *dir, const char *name, const char *text)
 	if (fd < 0)
 		return;
 	bool ok = al_write_all(fd, text, strlen(text)) == 0;
-	if (close(fd) < 0 || !ok || renameat(dfd, tmp, dfd, name) < 0)
+	if (close(fd) < 0 || !ok || renameat(dfd, tmp, dfd, name) < 0) {
 		unlinkat(dfd, tmp, 0);
+		return;
+	}
+	markers_trim(dfd, name);
 }
 
 /* A policy from a marker's text: its profiles, validated again (cheap);

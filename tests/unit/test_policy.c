@@ -731,6 +731,21 @@ START_TEST(profiles_load_marker)
 	snprintf(cmd, sizeof(cmd), "rm '%s' && touch '%s/x' && ln -s x '%s'", mpath, dir, mpath);
 	ck_assert_int_eq(system(cmd), 0);
 	ck_assert_int_lt(al_policy_load_profiles(bad, dir, &p, &e), 0);
+
+	/* at most 64 markers: 70 different policies leave fewer than 64 */
+	json_t *j = default_json();
+	for (int i = 0; i < 70; i++) {
+		char pf[128];
+		snprintf(pf, sizeof(pf), "%s/p%d.json", base, i);
+		json_object_set_new(j, "rate_limit",
+				    json_pack("{s:i,s:i}", "max_commands", 100 + i, "window_seconds", 60));
+		ck_assert_int_eq(json_dump_file(j, pf, 0), 0);
+		ck_assert_int_eq(al_policy_load_profiles(pf, dir, &p, &e), 0);
+		al_policy_free(p);
+	}
+	json_decref(j);
+	snprintf(cmd, sizeof(cmd), "n=$(ls '%s' | wc -l); test $n -ge 1 -a $n -le 64", dir);
+	ck_assert_int_eq(system(cmd), 0);
 out:
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
 	ck_assert_int_eq(system(cmd), 0);
