@@ -301,7 +301,6 @@ static int parse_policy(json_t *root, struct al_policy *p, al_err *err)
 	return 0;
 }
 
-/* sha: the buffer's hex sha256 when the caller has it, else NULL. */
 /* What agentrun keeps of a policy (see al_policy_load_profiles): its
  * profiles and syscall profiles as compact JSON. */
 static char *profiles_json(json_t *root)
@@ -397,43 +396,18 @@ void al_policy_marker_name(const char *policy_sha, char out[65])
 	al_sha256_hex(key, (size_t)n, out);
 }
 
-/* The marker directory, only if it is root's alone (0700-ish: no group or
- * other write, owned by root, not a symlink); -1 otherwise. */
-static int marker_dir(const char *dir, bool create)
-{
-	struct stat st;
 
-	if (create && mkdir(dir, 0700) < 0 && errno != EEXIST) {
-		char parent[PATH_MAX];
-		snprintf(parent, sizeof(parent), "%s", dir);
-		char *slash = strrchr(parent, '/');
-		if (errno != ENOENT || slash == NULL || slash == parent)
-			return -1;
-		*slash = '\0';
-		if (al_mkdir_p(parent, 0755, NULL) < 0 || (mkdir(dir, 0700) < 0 && errno != EEXIST))
-			return -1;
-	}
-	int fd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	if (fstat(fd, &st) < 0 || st.st_uid != 0 || (st.st_mode & 0022) != 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* The marker's text, or NULL (none, or not root's regular file). */
+/* The marker's text, or NULL (none, or not our regular file). */
 static char *marker_read(const char *dir, const char *name, size_t *len)
 {
-	cleanup_close int dfd = marker_dir(dir, false);
+	cleanup_close int dfd = al_private_dir_open(dir, false);
 	struct stat st;
 	char *buf = NULL;
 
 	if (dfd < 0)
 		return NULL;
 	cleanup_close int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
 	    al_read_fd_all(fd, POLICY_MAX_BYTES, &buf, len, NULL) < 0)
 		return NULL;
 	return buf;
@@ -469,7 +443,7 @@ static void markers_trim(int dfd, const char *keep)
 /* Written whole or not at all (a temporary name, then rename). */
 static void marker_put(const char *dir, const char *name, const char *text)
 {
-	cleanup_close int dfd = marker_dir(dir, true);
+	cleanup_close int dfd = al_private_dir_open(dir, true);
 	char tmp[96];
 
 	if (dfd < 0 || text == NULL)
@@ -524,11 +498,12 @@ int al_policy_load_profiles(const char *path, const char *marker_dir_path,
 		return al_err_wrap(err, "cannot read policy");
 	al_sha256_hex(buf, len, sha);
 	al_policy_marker_name(sha, name);
+	if (geteuid() != 0)
+		marker_dir_path = NULL; /* markers are root's: written and read by root only */
 	if (marker_dir_path && (text = marker_read(marker_dir_path, name, &tlen)) != NULL &&
 	    load_marker(text, tlen, path, sha, out) == 0)
 		return 0;
-	if (load_buf(buf, len, path, sha, out,
-		     marker_dir_path && geteuid() == 0 ? &profiles : NULL, err) < 0)
+	if (load_buf(buf, len, path, sha, out, marker_dir_path ? &profiles : NULL, err) < 0)
 		return -1;
 	if (profiles != NULL)
 		marker_put(marker_dir_path, name, profiles);

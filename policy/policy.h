@@ -137,11 +137,12 @@ void al_policy_free(struct al_policy *p);
  * and parsing its text, so a file this build validated once leaves a marker
  * in marker_dir -- named by its sha256 and the build, holding its profiles
  * and syscall profiles as compact JSON -- and later loads of the same bytes
- * read the profiles from there (checked again).  Only a directory owned by
- * root and writable by root alone counts, and only root's regular files in
- * it; an unreadable marker means a full load.  marker_dir NULL: always the
- * full load.  Non-root callers read markers but never write them.  The
- * directory keeps at most 64 markers (a 65th clears the others). */
+ * read the profiles from there (checked again).  Only root uses markers,
+ * and only in a directory owned by root and writable by root alone
+ * (al_private_dir_open), only root's regular files in it; an unreadable
+ * marker means a full load.  marker_dir NULL (or not root): always the
+ * full load.  The directory keeps at most 64 markers (a 65th clears the
+ * others). */
 #define AL_POLICY_MARKER_DIR "/run/agentlaunch/policy-ok"
 int al_policy_load_profiles(const char *path, const char *marker_dir, struct al_policy **out,
 			    al_err *err);

@@ -45,18 +45,6 @@ static int bind(const char *src, const char *dst, unsigned long flags, al_err *e
 	return 0;
 }
 
-/* A mount point in the new root (a directory or an empty file), its parent
- * usually there already (one syscall); parents made as needed. */
-static int mountpoint(const char *dst, bool dir, al_err *err)
-{
-	if (dir ? mkdir(dst, 0755) == 0 || errno == EEXIST
-		: mknod(dst, S_IFREG | 0644, 0) == 0 || errno == EEXIST)
-		return 0;
-	if (errno != ENOENT)
-		return al_err_set(err, errno, "create %s", dst);
-	return al_make_mountpoint(dst, dir, err);
-}
-
 /* The place in the root for host path p: a mount point of its type, or for
  * a symlink (merged-/usr systems have /bin -> usr/bin) the same link, whose
  * target comes from its own entry.  0: bind p there; 1: nothing to bind
@@ -89,7 +77,7 @@ static int host_mountpoint(const char *root, const char *p, char *dst, size_t ds
 			return al_err_set(err, errno, "symlink %s", dst);
 		return 1;
 	}
-	return mountpoint(dst, S_ISDIR(st.st_mode), err) < 0 ? -1 : 0;
+	return al_make_mountpoint(dst, S_ISDIR(st.st_mode), err) < 0 ? -1 : 0;
 }
 
 static int mount_tmpfs(const char *dst, int64_t size_mb, const char *mode, unsigned long flags,
@@ -235,7 +223,7 @@ int al_mounts_setup(const struct al_child_ctx *c, al_err *err)
 		const char *d = i < 3 ? dirs[i] : pr->fs.tmpfs.v[i - 3];
 		if (joinpath(dst, sizeof(dst), root, d) < 0)
 			return al_err_set(err, ENAMETOOLONG, "%s", d);
-		if (mountpoint(dst, true, err) < 0)
+		if (al_make_mountpoint(dst, true, err) < 0)
 			return -1;
 	}
 	for (size_t i = 0; i < ro->n; i++) {

@@ -363,14 +363,19 @@ static int add_socket_families(struct sc_build *b, al_err *err)
 	return add_u64_except(b, eperm, SCMP_SYS(socketpair), 0, ok, 4, err);
 }
 
+/* The hardening extras only make sense over a default-allow filter (under
+ * default deny, personality and socket follow the allow list). */
+static bool wants_extras(const struct sc_req *r)
+{
+	return (r->flags & SC_AGENT_EXTRAS) && r->default_allow;
+}
+
 static int build_ctx(const struct sc_req *r, struct sc_build *b, al_err *err)
 {
 	uint32_t listed_action =
 	    r->default_allow ? SCMP_ACT_ERRNO((uint32_t)r->deny_errno) : SCMP_ACT_ALLOW;
 	bool ioctl_listed = false;
-	/* The hardening extras only make sense over a default-allow filter
-	 * (under default deny, personality and socket follow the allow list). */
-	bool extras = (r->flags & SC_AGENT_EXTRAS) && r->default_allow;
+	bool extras = wants_extras(r);
 	unsigned char seen[1024 / 8] = {0};
 	int rc;
 
@@ -477,8 +482,7 @@ static int build_req(const struct sc_req *r, struct al_bpf *out, al_err *err)
 		seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
 	if (export_bpf(ctx, out, err) < 0)
 		return -1;
-	if ((r->flags & SC_AGENT_EXTRAS) && r->default_allow &&
-	    prepend_personality_check(out, err) < 0) {
+	if (wants_extras(r) && prepend_personality_check(out, err) < 0) {
 		al_bpf_free(out);
 		return -1;
 	}
@@ -631,33 +635,6 @@ struct cache_hdr {
 	char digest[64];   /* hex sha256 of the instructions */
 };
 
-/* The cache directory as an fd, only if it is ours and nobody else can
- * write it; -1 otherwise. */
-static int cache_dir_open(const char *dir, bool create)
-{
-	cleanup_close int fd = -1;
-	struct stat st;
-
-	if (create) {
-		char parent[PATH_MAX];
-		const char *slash = strrchr(dir, '/');
-
-		if (slash != NULL && slash != dir && (size_t)(slash - dir) < sizeof(parent)) {
-			memcpy(parent, dir, (size_t)(slash - dir));
-			parent[slash - dir] = '\0';
-			if (al_mkdir_p(parent, 0755, NULL) < 0)
-				return -1;
-		}
-		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-			return -1;
-	}
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0 || fstat(fd, &st) < 0)
-		return -1;
-	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022) != 0)
-		return -1;
-	return TAKE_FD(fd);
-}
 
 static int cache_read(int dirfd, const char *key, struct al_bpf *out)
 {
@@ -752,7 +729,7 @@ int al_seccomp_build_cached(const struct al_syscall_profile *sc, unsigned flags,
 	if (cache_dir == NULL)
 		cache_dir = AL_SECCOMP_CACHE_DIR;
 	if (al_seccomp_cache_key(sc, flags, key, NULL) == 0) {
-		dirfd = cache_dir_open(cache_dir, false);
+		dirfd = al_private_dir_open(cache_dir, false);
 		if (dirfd >= 0 && cache_read(dirfd, key, out) == 0)
 			return 0;
 	} else {
@@ -762,7 +739,7 @@ int al_seccomp_build_cached(const struct al_syscall_profile *sc, unsigned flags,
 		return -1;
 	if (key[0] != '\0') {
 		if (dirfd < 0)
-			dirfd = cache_dir_open(cache_dir, true);
+			dirfd = al_private_dir_open(cache_dir, true);
 		if (dirfd >= 0)
 			cache_write(dirfd, key, out);
 	}

@@ -145,28 +145,63 @@ int al_mkdir_p(const char *path, mode_t mode, al_err *err)
 	return 0;
 }
 
-int al_make_mountpoint(const char *path, bool dir, al_err *err)
+int al_private_dir_open(const char *dir, bool create)
 {
-	char parent[PATH_MAX];
+	struct stat st;
 
-	if (snprintf(parent, sizeof(parent), "%s", path) >= (int)sizeof(parent))
-		return al_err_set(err, ENAMETOOLONG, "%s", path);
-	char *slash = strrchr(parent, '/');
-	if (slash && slash != parent) {
-		*slash = '\0';
-		if (al_mkdir_p(parent, 0755, err) < 0)
+	if (create) {
+		char parent[PATH_MAX];
+		const char *slash = strrchr(dir, '/');
+
+		if (slash != NULL && slash != dir && (size_t)(slash - dir) < sizeof(parent)) {
+			memcpy(parent, dir, (size_t)(slash - dir));
+			parent[slash - dir] = '\0';
+			if (al_mkdir_p(parent, 0755, NULL) < 0)
+				return -1;
+		}
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 			return -1;
 	}
-	if (dir) {
-		if (mkdir(path, 0755) < 0 && errno != EEXIST)
-			return al_err_set(err, errno, "mkdir %s", path);
-		return 0;
-	}
-	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0 && errno != EEXIST)
-		return al_err_set(err, errno, "create %s", path);
-	if (fd >= 0)
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 022) != 0) {
 		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* One try at a mount point: 0, or the errno. */
+static int make_one(const char *path, bool dir)
+{
+	if (dir)
+		return mkdir(path, 0755) == 0 || errno == EEXIST ? 0 : errno;
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return errno == EEXIST ? 0 : errno;
+	close(fd);
+	return 0;
+}
+
+int al_make_mountpoint(const char *path, bool dir, al_err *err)
+{
+	/* Usually the parent is there: one try, the parents only if missing. */
+	int e = make_one(path, dir);
+	if (e == ENOENT) {
+		char parent[PATH_MAX];
+		if (snprintf(parent, sizeof(parent), "%s", path) >= (int)sizeof(parent))
+			return al_err_set(err, ENAMETOOLONG, "%s", path);
+		char *slash = strrchr(parent, '/');
+		if (slash && slash != parent) {
+			*slash = '\0';
+			if (al_mkdir_p(parent, 0755, err) < 0)
+				return -1;
+		}
+		e = make_one(path, dir);
+	}
+	if (e != 0)
+		return al_err_set(err, e, dir ? "mkdir %s" : "create %s", path);
 	return 0;
 }
 

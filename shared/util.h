@@ -41,6 +41,11 @@ int al_random_hex(char *out, size_t nbytes, al_err *err);
 /* mkdir -p with mode for created components. */
 int al_mkdir_p(const char *path, mode_t mode, al_err *err);
 
+/* A directory nobody but us can write (a cache): an O_RDONLY|O_DIRECTORY
+ * fd, or -1 when it is missing, a symlink, owned by another user, or
+ * group/other-writable.  create: make it 0700 first (parents 0755). */
+int al_private_dir_open(const char *dir, bool create);
+
 /* Create path as a mount point: parents 0755 as needed, the last component
  * a directory (dir) or an empty regular file (not following a symlink). */
 int al_make_mountpoint(const char *path, bool dir, al_err *err);
