@@ -170,8 +170,9 @@ static pid_t start_payload(struct al_child_ctx *c)
 #endif
 }
 
-/* Read the dispatch (run.c: send_dispatch) into c; its tmpfs size.  EOF
- * on the socket (the supervisor gave up on this sandbox) exits quietly. */
+/* The dispatch into c (from memory when the init inherited it, else over
+ * sync_fd: run.c's send_dispatch); its tmpfs size.  EOF on the socket (the
+ * supervisor gave up on this sandbox) exits quietly. */
 static void read_dispatch(struct al_child_ctx *c, int *ws_tree, int64_t *tmpfs_mb)
 {
 	al_err err = {0};
@@ -195,8 +196,8 @@ static void read_dispatch(struct al_child_ctx *c, int *ws_tree, int64_t *tmpfs_m
 		close(fd);
 		if (m == MAP_FAILED)
 			al_err_set(&err, errno, "map the dispatch"), child_fail(c->err_fd, &err);
+		close(c->sync_fd);
 	}
-	close(c->sync_fd);
 	if (size < sizeof(h))
 		al_err_set(&err, EINVAL, "bad dispatch"), child_fail(c->err_fd, &err);
 	memcpy(&h, m, sizeof(h));

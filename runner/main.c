@@ -496,6 +496,6 @@ int main(int argc, char **argv)
 			(long long)spec.limits.timeout_sec);
 	}
 	/* The status is known: exit now; the sandbox's teardown finishes in a
-	 * helper (docs/agentrun.md, "After the run"). */
+	 * helper (README, "After the run"). */
 	al_run_exit(left, res.exit_code);
 }

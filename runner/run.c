@@ -440,7 +440,8 @@ static int prep_setup(struct al_run_prep *p, enum al_run_failure *failure, al_er
 		p->njoin = (size_t)n;
 	}
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, p->sync_sk) < 0 ||
+	/* (an init that inherits its dispatch needs no socket to receive it) */
+	if ((!p->inherit && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, p->sync_sk) < 0) ||
 	    pipe2(p->errmsg_p, O_CLOEXEC) < 0 || pipe2(p->status_p, O_CLOEXEC) < 0)
 		return al_err_set(err, errno, "pipe");
 	if (!opts->passthrough &&
@@ -958,8 +959,8 @@ int al_run_start(struct al_run_prep *p, const struct al_run_spec *spec,
 	return supervise(p, spec, res, failure, err, NULL);
 }
 
-/* The CLI's run: the dispatch is queued on the sync socket before the
- * clone, so the init finds it the moment its root is built. */
+/* The CLI's run: the dispatch is made before the clone, so the init
+ * finds it in its copy of our memory the moment its root is built. */
 static int run_all(const struct al_run_spec *spec, const struct al_run_opts *opts,
 		   struct al_run_result *res, enum al_run_failure *failure, al_err *err,
 		   struct al_run_prep **keep)
@@ -1010,8 +1011,7 @@ static int teardown_helper(void *arg)
 	}
 	p->pid = -1;	     /* exited; reaped by whoever inherits it */
 	p->mask_set = false; /* SIGTERM & co. stay blocked until we are done */
-	char parent[256];
-	snprintf(parent, sizeof(parent), "%s", cg_parent(p->opts));
+	const char *parent = cg_parent(p->opts); /* not p's: it outlives prep_free */
 	prep_free(p);
 	sweep(parent);
 	_exit(0);

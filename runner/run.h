@@ -35,9 +35,10 @@ enum al_run_failure { AL_RUN_OK = 0, AL_RUN_ERROR, AL_RUN_UNENFORCEABLE };
 int al_run(const struct al_run_spec *spec, const struct al_run_opts *opts,
 	   struct al_run_result *res, enum al_run_failure *failure, al_err *err);
 
+struct al_run_prep; /* a prepared sandbox: below */
+
 /* The CLI's variant: the same run, but on success the teardown is left
  * to al_run_exit (*left; NULL when al_run_keep failed and cleaned up). */
-struct al_run_prep;
 int al_run_keep(const struct al_run_spec *spec, const struct al_run_opts *opts,
 		struct al_run_result *res, enum al_run_failure *failure, al_err *err,
 		struct al_run_prep **left);
@@ -50,7 +51,6 @@ __attribute__((noreturn)) void al_run_exit(struct al_run_prep *p, int status);
 
 /* A prepared sandbox: its init waits in fresh namespaces and a cgroup with
  * the profile's limits, its root built but for the workspace. */
-struct al_run_prep;
 
 /* Step one: everything that depends only on proto's profile (and uid/gid,
  * code or command, limits as the cgroup's first values).  proto must stay
